@@ -1,0 +1,2 @@
+//! lastbucket: does every DogStatsD sample a server received make it into the flushed output
+//! when the server stops?
