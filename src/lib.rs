@@ -1,2 +1,5 @@
 //! lastbucket: does every DogStatsD sample a server received make it into the flushed output
 //! when the server stops?
+
+pub mod protocol;
+pub mod source;

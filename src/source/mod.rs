@@ -1,0 +1,39 @@
+//! Packet streams into the pipeline: recorded traffic (Datadog capture files, pcap/pcapng,
+//! JSON lines, text) and seeded generated traffic. Every source yields [`Datagram`]s in arrival
+//! order, streaming, with the arrival time that the virtual clock of the pipeline will use.
+
+pub mod generate;
+
+use serde::{Deserialize, Serialize};
+
+/// One datagram as it arrived at (or would arrive at) the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Arrival time, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// The datagram's bytes, exactly as received.
+    pub payload: Vec<u8>,
+}
+
+/// What kind of source a stream came from (the `source.kind` of the JSON report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Generated,
+    Capture,
+    Pcap,
+    Jsonl,
+    Text,
+}
+
+impl SourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Generated => "generated",
+            SourceKind::Capture => "capture",
+            SourceKind::Pcap => "pcap",
+            SourceKind::Jsonl => "jsonl",
+            SourceKind::Text => "text",
+        }
+    }
+}
