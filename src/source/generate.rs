@@ -1,0 +1,1 @@
+//! Seeded generated DogStatsD traffic (placeholder, filled in by the generator work).
