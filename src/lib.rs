@@ -3,3 +3,4 @@
 
 pub mod protocol;
 pub mod source;
+pub mod pipeline;

@@ -1,0 +1,71 @@
+//! The packet assembler of the UDP listener: packs several datagrams, newline-joined, into one
+//! packet of at most `buffer_size` bytes. A packet leaves when the next datagram would not fit
+//! or when the flush ticker fires (`dogstatsd_packet_buffer_flush_timeout`).
+
+use super::packet::{DatagramId, Packet};
+
+#[derive(Debug)]
+pub struct PacketAssembler {
+    buffer_size: usize,
+    current: Packet,
+}
+
+impl PacketAssembler {
+    pub fn new(buffer_size: usize) -> PacketAssembler {
+        PacketAssembler { buffer_size, current: Packet::default() }
+    }
+
+    /// Adds a datagram; returns the packet that had to leave to make room for it, if any.
+    pub fn add(&mut self, datagram: DatagramId, ts_ns: u64, payload: &[u8]) -> Option<Packet> {
+        let mut out = None;
+        if !self.current.is_empty() && self.current.buf.len() + 1 + payload.len() > self.buffer_size {
+            out = self.flush();
+        }
+        self.current.push(datagram, ts_ns, payload);
+        if self.current.buf.len() >= self.buffer_size {
+            // A full packet leaves at once: nothing more can be packed into it.
+            debug_assert!(out.is_none());
+            out = self.flush();
+        }
+        out
+    }
+
+    /// Hands over the packet being assembled (timer tick or close).
+    pub fn flush(&mut self) -> Option<Packet> {
+        if self.current.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.current))
+        }
+    }
+
+    pub fn datagrams_held(&self) -> usize {
+        self.current.segments.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_until_full_then_hands_over() {
+        let mut a = PacketAssembler::new(10);
+        assert!(a.add(0, 1, b"abcd").is_none());
+        assert!(a.add(1, 1, b"efgh").is_none()); // "abcd\nefgh" = 9 bytes
+        let p = a.add(2, 2, b"ij").expect("no room for 3 more bytes");
+        assert_eq!(p.buf, b"abcd\nefgh");
+        assert_eq!(p.segments.len(), 2);
+        let rest = a.flush().unwrap();
+        assert_eq!(rest.buf, b"ij");
+        assert!(a.flush().is_none());
+    }
+
+    #[test]
+    fn a_datagram_filling_the_buffer_leaves_at_once() {
+        let mut a = PacketAssembler::new(4);
+        let p = a.add(0, 1, b"abcd").unwrap();
+        assert_eq!(p.buf, b"abcd");
+        assert_eq!(a.datagrams_held(), 0);
+    }
+}

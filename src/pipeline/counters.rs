@@ -1,0 +1,133 @@
+//! Stage counters: for each stage what it received, passed on and dropped. The verifier uses
+//! them to attribute loss to a stage; [`StageCounters::check`] says whether they add up.
+
+use crate::pipeline::batcher::BatcherCounters;
+use crate::pipeline::no_aggregation::NoAggCounters;
+use crate::pipeline::packet::DatagramId;
+use crate::pipeline::sample::SampleId;
+use crate::pipeline::sampler::{DroppedBucket, SamplerCounters};
+use crate::pipeline::worker::WorkerCounters;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListenerCounters {
+    pub datagrams: u64,
+    pub bytes: u64,
+    /// Datagrams longer than the read buffer, cut to `buffer_size` as the reference's read is.
+    pub truncated_datagrams: u64,
+    /// Datagrams the kernel dropped before they were read (real sockets only).
+    pub kernel_dropped: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AssemblerCounters {
+    pub datagrams_in: u64,
+    pub packets_out: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PacketsBufferCounters {
+    pub packets_in: u64,
+    pub batches_out: u64,
+    /// Batches handed over when the listener stopped.
+    pub batches_on_close: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounters {
+    pub batches_in: u64,
+    pub batches_out: u64,
+    /// Batches taken by workers draining on stop.
+    pub batches_drained: u64,
+    pub batches_dropped: u64,
+    pub packets_dropped: u64,
+    pub datagrams_dropped: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FlushCounters {
+    pub flushes: u64,
+    pub series_points: u64,
+    pub sketch_points: u64,
+    pub events: u64,
+    pub service_checks: u64,
+}
+
+/// Every stage's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StageCounters {
+    pub listener: ListenerCounters,
+    pub assembler: AssemblerCounters,
+    pub packets_buffer: PacketsBufferCounters,
+    pub queue: QueueCounters,
+    pub workers: WorkerCounters,
+    pub batcher: BatcherCounters,
+    pub no_aggregation: NoAggCounters,
+    pub samplers: SamplerCounters,
+    /// Samples in buckets still open at the final flush and dropped with them.
+    pub open_bucket_samples_dropped: u64,
+    pub flush: FlushCounters,
+}
+
+/// Which items each stage dropped, by identity, so the verifier can predict the flushed output
+/// given exactly those losses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Losses {
+    /// Datagrams whose packets were still queued when the workers exited.
+    pub queue: Vec<DatagramId>,
+    /// Buckets not flushed at stop.
+    pub open_buckets: Vec<DroppedBucket>,
+    pub context_limit: Vec<SampleId>,
+    /// Timestamped samples of a type the no-aggregation path does not support.
+    pub unsupported_timestamped: Vec<SampleId>,
+}
+
+impl StageCounters {
+    /// The conservation laws between stages; each broken law is described.
+    pub fn check(&self) -> Vec<String> {
+        let mut broken = Vec::new();
+        let mut law = |ok: bool, what: String| {
+            if !ok {
+                broken.push(what);
+            }
+        };
+        let q = &self.queue;
+        law(
+            q.batches_in == q.batches_out + q.batches_drained + q.batches_dropped,
+            format!(
+                "queue: {} batches in != {} out + {} drained + {} dropped",
+                q.batches_in, q.batches_out, q.batches_drained, q.batches_dropped
+            ),
+        );
+        law(
+            self.workers.datagrams + q.datagrams_dropped == self.listener.datagrams,
+            format!(
+                "workers parsed {} datagrams + {} dropped in queue != {} read",
+                self.workers.datagrams, q.datagrams_dropped, self.listener.datagrams
+            ),
+        );
+        law(
+            self.batcher.samples_in == self.workers.samples,
+            format!("batcher got {} samples, workers made {}", self.batcher.samples_in, self.workers.samples),
+        );
+        law(
+            self.batcher.samples_in == self.batcher.samples_out,
+            format!("batcher: {} in, {} out", self.batcher.samples_in, self.batcher.samples_out),
+        );
+        law(
+            self.batcher.samples_out == self.samplers.samples_in + self.no_aggregation.samples_in,
+            format!(
+                "batcher handed {} samples, samplers got {} and no-aggregation {}",
+                self.batcher.samples_out, self.samplers.samples_in, self.no_aggregation.samples_in
+            ),
+        );
+        law(
+            self.samplers.samples_in == self.samplers.aggregated + self.samplers.dropped_context_limit,
+            format!(
+                "samplers: {} in != {} aggregated + {} over the context limit",
+                self.samplers.samples_in, self.samplers.aggregated, self.samplers.dropped_context_limit
+            ),
+        );
+        broken
+    }
+}

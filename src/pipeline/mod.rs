@@ -1,0 +1,425 @@
+//! The embedded DogStatsD server pipeline, stage by stage as the reference
+//! (`../shared/design/pipeline.md`): listener → packet assembler → packets buffer → queue →
+//! workers (parse) → per-worker batchers → time-sampler shards / no-aggregation path → flush.
+//!
+//! Every stage is a plain state machine with time passed in and no I/O. [`Pipeline`] composes
+//! them and owns their timers; a driver feeds it datagrams and moves its clock: the virtual
+//! driver of `check` ([`driver`]) with the arrival times of the source, the server with the
+//! system clock. Both stop it through [`stop::stop_sequence`].
+
+pub mod assembler;
+pub mod batcher;
+pub mod clock;
+pub mod config;
+pub mod counters;
+pub mod driver;
+pub mod flushed;
+pub mod no_aggregation;
+pub mod packet;
+pub mod packets_buffer;
+pub mod queue;
+pub mod sample;
+pub mod sampler;
+pub mod stop;
+pub mod worker;
+
+use assembler::PacketAssembler;
+use batcher::{BatchSink, Batcher};
+use clock::{secs, Ticker, NANOS_PER_MS, NANOS_PER_SEC};
+pub use config::{BatcherDrain, PipelineConfig, StopSettings};
+use counters::{Losses, StageCounters};
+use flushed::{EventItem, FlushedItem, ServiceCheckItem};
+use no_aggregation::NoAggregation;
+use packet::{DatagramId, Packet, PacketBatch};
+use packets_buffer::PacketsBuffer;
+use queue::Queue;
+use sample::Sample;
+use sampler::TimeSampler;
+use worker::Worker;
+
+/// How a listener hands datagrams on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// UDP: datagrams are packed into packets by the assembler.
+    Udp,
+    /// Unix sockets: one datagram per packet (they carry origin metadata).
+    Unix,
+}
+
+/// The aggregation side: sampler shards, the no-aggregation path, and the events and service
+/// checks waiting for the next flush.
+#[derive(Debug)]
+struct Aggregator {
+    samplers: Vec<TimeSampler>,
+    no_agg: NoAggregation,
+    events: Vec<EventItem>,
+    checks: Vec<ServiceCheckItem>,
+    out: Vec<FlushedItem>,
+}
+
+impl BatchSink for Aggregator {
+    fn samples(&mut self, shard: usize, batch: Vec<Sample>) {
+        for s in batch {
+            self.samplers[shard].add(s);
+        }
+    }
+    fn late_samples(&mut self, batch: Vec<Sample>) {
+        for s in batch {
+            if let Some(item) = self.no_agg.process(s) {
+                self.out.push(item);
+            }
+        }
+    }
+    fn events(&mut self, events: Vec<EventItem>) {
+        self.events.extend(events);
+    }
+    fn service_checks(&mut self, checks: Vec<ServiceCheckItem>) {
+        self.checks.extend(checks);
+    }
+}
+
+impl Aggregator {
+    /// One flush of every shard at `now`, plus pending events and service checks; items are
+    /// put in canonical order so the output does not depend on the shard count.
+    fn flush(&mut self, now_ns: u64, force_all: bool) -> Vec<FlushedItem> {
+        let mut items = std::mem::take(&mut self.out);
+        for s in &mut self.samplers {
+            items.extend(s.flush(secs(now_ns), force_all));
+        }
+        items.extend(self.events.drain(..).map(FlushedItem::Event));
+        items.extend(self.checks.drain(..).map(FlushedItem::ServiceCheck));
+        flushed::sort_items(&mut items);
+        items
+    }
+}
+
+/// The whole pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    settings: StopSettings,
+    listener: ListenerKind,
+    now_ns: u64,
+    assembler: PacketAssembler,
+    packets_buffer: PacketsBuffer,
+    assembler_ticker: Ticker,
+    buffer_ticker: Ticker,
+    flush_ticker: Ticker,
+    queue: Queue,
+    workers: Vec<Worker>,
+    next_worker: usize,
+    aggregator: Aggregator,
+    /// Flushed items not yet taken by the driver.
+    flushed: Vec<FlushedItem>,
+    counters: StageCounters,
+    losses: Losses,
+    stopped: bool,
+}
+
+impl Pipeline {
+    /// A pipeline started at `start_ns` (its timers tick from there).
+    pub fn new(config: PipelineConfig, settings: StopSettings, listener: ListenerKind, start_ns: u64) -> Pipeline {
+        let shards = config.pipeline_count;
+        let timeout = config.packet_buffer_flush_timeout_ms * NANOS_PER_MS;
+        let workers = (0..config.worker_count())
+            .map(|_| {
+                Worker::new(
+                    Batcher::new(shards, config.batch_size, config.no_aggregation_pipeline),
+                    &config.hostname,
+                )
+            })
+            .collect();
+        Pipeline {
+            assembler: PacketAssembler::new(config.buffer_size),
+            packets_buffer: PacketsBuffer::new(config.packet_buffer_size),
+            assembler_ticker: Ticker::new(start_ns, timeout),
+            buffer_ticker: Ticker::new(start_ns, timeout),
+            flush_ticker: Ticker::new(start_ns, config.flush_interval_s * NANOS_PER_SEC),
+            queue: Queue::new(config.queue_size, config.queue_latency_ms * NANOS_PER_MS),
+            workers,
+            next_worker: 0,
+            aggregator: Aggregator {
+                samplers: (0..shards).map(|i| TimeSampler::new(i, &config)).collect(),
+                no_agg: NoAggregation::new(config.bucket_seconds),
+                events: Vec::new(),
+                checks: Vec::new(),
+                out: Vec::new(),
+            },
+            flushed: Vec::new(),
+            counters: StageCounters::default(),
+            losses: Losses::default(),
+            stopped: false,
+            now_ns: start_ns,
+            config,
+            settings,
+            listener,
+        }
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Moves the clock to `now`, firing every timer due on the way, each at its own time, in
+    /// time order (at equal times: assembler, packets buffer, queue, flush — a packet's way
+    /// through the stages).
+    pub fn advance(&mut self, now_ns: u64) {
+        loop {
+            let due = [
+                self.assembler_ticker.next_ns(),
+                self.buffer_ticker.next_ns(),
+                self.queue.next_ready_ns().unwrap_or(u64::MAX),
+                self.flush_ticker.next_ns(),
+            ];
+            let (which, at) = due
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, t)| (**t, *i))
+                .map(|(i, t)| (i, *t))
+                .unwrap_or((0, u64::MAX));
+            if at > now_ns {
+                break;
+            }
+            self.now_ns = self.now_ns.max(at);
+            match which {
+                0 => {
+                    self.assembler_ticker.poll(at);
+                    if let Some(p) = self.assembler.flush() {
+                        self.to_packets_buffer(p);
+                    }
+                }
+                1 => {
+                    self.buffer_ticker.poll(at);
+                    if let Some(b) = self.packets_buffer.flush() {
+                        self.counters.packets_buffer.batches_out += 1;
+                        self.to_queue(b);
+                    }
+                }
+                2 => self.run_workers(),
+                _ => {
+                    self.flush_ticker.poll(at);
+                    let items = self.aggregator.flush(at, false);
+                    self.record_flush(items);
+                }
+            }
+        }
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
+    /// A datagram read by the listener at `ts`. Call [`Pipeline::advance`] first for the
+    /// timers due before it (or use [`Pipeline::deliver`]).
+    pub fn receive(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
+        debug_assert!(!self.stopped, "datagram after stop");
+        let c = &mut self.counters.listener;
+        c.datagrams += 1;
+        c.bytes += payload.len() as u64;
+        let read = if payload.len() > self.config.buffer_size {
+            c.truncated_datagrams += 1;
+            &payload[..self.config.buffer_size]
+        } else {
+            payload
+        };
+        match self.listener {
+            ListenerKind::Udp => {
+                self.counters.assembler.datagrams_in += 1;
+                if let Some(p) = self.assembler.add(id, ts_ns, read) {
+                    self.to_packets_buffer(p);
+                }
+            }
+            ListenerKind::Unix => self.to_packets_buffer(Packet::single(id, ts_ns, read)),
+        }
+    }
+
+    /// Advances to `ts` and receives the datagram.
+    pub fn deliver(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
+        self.advance(ts_ns);
+        self.receive(id, ts_ns, payload);
+    }
+
+    fn to_packets_buffer(&mut self, packet: Packet) {
+        if self.listener == ListenerKind::Udp {
+            self.counters.assembler.packets_out += 1;
+        }
+        self.counters.packets_buffer.packets_in += 1;
+        if let Some(batch) = self.packets_buffer.append(packet) {
+            self.counters.packets_buffer.batches_out += 1;
+            self.to_queue(batch);
+        }
+    }
+
+    fn to_queue(&mut self, batch: PacketBatch) {
+        if self.queue.is_full() {
+            // The reference's packets buffer blocks on a full queue until a worker takes a
+            // batch: here the oldest batch is taken now.
+            if let Some(oldest) = self.queue.pop_any() {
+                self.counters.queue.batches_out += 1;
+                self.process(oldest);
+            }
+        }
+        self.counters.queue.batches_in += 1;
+        self.queue.push(self.now_ns, batch);
+        self.run_workers();
+    }
+
+    /// Workers take every batch available now.
+    fn run_workers(&mut self) {
+        while let Some(batch) = self.queue.pop_ready(self.now_ns) {
+            self.counters.queue.batches_out += 1;
+            self.process(batch);
+        }
+    }
+
+    /// A worker (round robin: the result does not depend on which) parses a batch.
+    fn process(&mut self, batch: PacketBatch) {
+        let w = self.next_worker % self.workers.len();
+        self.next_worker = self.next_worker.wrapping_add(1);
+        self.workers[w].process_batch(batch, &mut self.aggregator);
+    }
+
+    fn record_flush(&mut self, items: Vec<FlushedItem>) {
+        let f = &mut self.counters.flush;
+        f.flushes += 1;
+        for item in &items {
+            match item {
+                FlushedItem::Series(s) => f.series_points += s.points.len() as u64,
+                FlushedItem::Sketch(_) => f.sketch_points += 1,
+                FlushedItem::Event(_) => f.events += 1,
+                FlushedItem::ServiceCheck(_) => f.service_checks += 1,
+            }
+        }
+        self.flushed.extend(items);
+    }
+
+    /// Takes the items flushed since the last call.
+    pub fn take_flushed(&mut self) -> Vec<FlushedItem> {
+        std::mem::take(&mut self.flushed)
+    }
+
+    /// Stops the pipeline at `now` with its stop settings (the reference stop sequence).
+    pub fn stop(&mut self, now_ns: u64) {
+        self.advance(now_ns);
+        let settings = self.settings;
+        stop::stop_sequence(self, settings);
+        self.stopped = true;
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Counters of every stage, summed over workers and shards.
+    pub fn counters(&self) -> StageCounters {
+        let mut c = self.counters.clone();
+        for w in &self.workers {
+            c.workers.add(&w.counters);
+            let b = &w.batcher.counters;
+            c.batcher.samples_in += b.samples_in;
+            c.batcher.samples_out += b.samples_out;
+            c.batcher.events_out += b.events_out;
+            c.batcher.service_checks_out += b.service_checks_out;
+        }
+        for s in &self.aggregator.samplers {
+            let sc = &s.counters;
+            c.samplers.samples_in += sc.samples_in;
+            c.samplers.aggregated += sc.aggregated;
+            c.samplers.dropped_context_limit += sc.dropped_context_limit;
+            c.samplers.flushed_buckets += sc.flushed_buckets;
+            c.samplers.zero_fill_points += sc.zero_fill_points;
+        }
+        c.no_aggregation = self.aggregator.no_agg.counters.clone();
+        c
+    }
+
+    /// What each stage dropped, by identity.
+    pub fn losses(&self) -> Losses {
+        let mut l = self.losses.clone();
+        for s in &self.aggregator.samplers {
+            l.context_limit.extend_from_slice(&s.context_limit_drops);
+        }
+        l.context_limit.sort_unstable();
+        l.unsupported_timestamped = self.aggregator.no_agg.unsupported.clone();
+        l.unsupported_timestamped.sort_unstable();
+        l
+    }
+
+    /// What is held in the stages before the queue (for reports of a stop moment).
+    pub fn held_before_queue(&self) -> (usize, usize, usize) {
+        (self.assembler.datagrams_held(), self.packets_buffer.packets_held(), self.queue.len())
+    }
+}
+
+impl stop::StopSteps for Pipeline {
+    fn stop_listeners(&mut self) {
+        if let Some(p) = self.assembler.flush() {
+            self.counters.assembler.packets_out += 1;
+            self.counters.packets_buffer.packets_in += 1;
+            if let Some(b) = self.packets_buffer.append(p) {
+                self.counters.packets_buffer.batches_out += 1;
+                self.enqueue_on_close(b);
+            }
+        }
+        if let Some(b) = self.packets_buffer.flush() {
+            self.counters.packets_buffer.batches_out += 1;
+            self.counters.packets_buffer.batches_on_close += 1;
+            self.enqueue_on_close(b);
+        }
+    }
+
+    fn stop_workers(&mut self, drain: bool) {
+        while let Some(batch) = self.queue.pop_any() {
+            if drain {
+                self.counters.queue.batches_drained += 1;
+                self.process(batch);
+            } else {
+                let q = &mut self.counters.queue;
+                q.batches_dropped += 1;
+                for p in &batch {
+                    q.packets_dropped += 1;
+                    q.datagrams_dropped += p.segments.len() as u64;
+                    self.losses.queue.extend(p.segments.iter().map(|s| s.datagram));
+                }
+            }
+        }
+        self.losses.queue.sort_unstable();
+    }
+
+    fn wait_workers(&mut self) {
+        // Workers run to completion inside `stop_workers` on the virtual clock.
+        debug_assert!(self.workers.iter().all(|w| w.batcher.held() == 0));
+    }
+
+    fn stop_no_aggregation(&mut self) {
+        // Timestamped samples became points when their batch was handed over; the stop hands
+        // them to the output.
+        let out = std::mem::take(&mut self.aggregator.out);
+        self.flushed.extend(out);
+    }
+
+    fn drain_samplers(&mut self) {
+        // Samplers aggregate each batch as it is handed over on the virtual clock: their input
+        // is empty here.
+    }
+
+    fn final_flush(&mut self, force_all: bool) {
+        let items = self.aggregator.flush(self.now_ns, force_all);
+        self.record_flush(items);
+        for s in &self.aggregator.samplers {
+            self.losses.open_buckets.extend(s.held_buckets());
+        }
+        self.counters.open_bucket_samples_dropped =
+            self.losses.open_buckets.iter().map(|b| b.samples).sum();
+    }
+}
+
+impl Pipeline {
+    /// A batch handed over by a closing listener: queued, not processed: whether a worker takes
+    /// it is for the stop sequence's worker step to decide.
+    fn enqueue_on_close(&mut self, batch: PacketBatch) {
+        self.counters.queue.batches_in += 1;
+        self.queue.push(self.now_ns, batch);
+    }
+}

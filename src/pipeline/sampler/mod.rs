@@ -1,0 +1,268 @@
+//! A time-sampler shard: aggregates samples into 10 s buckets per context and flushes closed
+//! buckets (or, on a forced final flush, every bucket), as `pkg/aggregator/time_sampler.go`.
+//!
+//! Counters it keeps: samples received, aggregated, dropped at the context limit, and, for each
+//! bucket, how many samples it holds, so that a bucket dropped at stop is counted exactly.
+
+pub mod aggregate;
+pub mod distribution;
+
+use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::flushed::{FlushedItem, Series, SeriesType, SketchPoint};
+use crate::pipeline::sample::{Context, Sample, SampleId};
+use crate::protocol::MetricType;
+use aggregate::Aggregate;
+use distribution::Distribution;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// How long a non-counter context stays tracked after its last sample (the reference's
+/// `dogstatsd_context_expiry_seconds`, 20 s); it matters only for the context limit.
+const CONTEXT_EXPIRY_SECONDS: i64 = 20;
+
+#[derive(Debug)]
+struct Tracked {
+    context: Arc<Context>,
+    /// Type of the first sample of the context.
+    metric_type: MetricType,
+    /// Arrival second of the last sample.
+    last_seen: i64,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    contexts: HashMap<u64, (Arc<Context>, Aggregate)>,
+    samples: u64,
+}
+
+#[derive(Debug, Default)]
+struct SketchBucket {
+    contexts: HashMap<u64, (Arc<Context>, Distribution)>,
+    samples: u64,
+}
+
+/// Counters of one shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SamplerCounters {
+    pub samples_in: u64,
+    pub aggregated: u64,
+    pub dropped_context_limit: u64,
+    pub flushed_buckets: u64,
+    pub zero_fill_points: u64,
+}
+
+/// A bucket dropped at stop: its start and how many samples it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DroppedBucket {
+    pub shard: usize,
+    pub start: i64,
+    pub samples: u64,
+}
+
+#[derive(Debug)]
+pub struct TimeSampler {
+    shard: usize,
+    interval: i64,
+    expiry_seconds: i64,
+    context_limit: usize,
+    aggregates: Vec<String>,
+    percentiles: Vec<u32>,
+    contexts: HashMap<u64, Tracked>,
+    buckets: BTreeMap<i64, Bucket>,
+    sketches: BTreeMap<i64, SketchBucket>,
+    last_cutoff: i64,
+    pub counters: SamplerCounters,
+    /// Samples dropped at the context limit, by identity.
+    pub context_limit_drops: Vec<SampleId>,
+}
+
+impl TimeSampler {
+    pub fn new(shard: usize, config: &PipelineConfig) -> TimeSampler {
+        TimeSampler {
+            shard,
+            interval: config.bucket_seconds,
+            expiry_seconds: config.expiry_seconds,
+            context_limit: config.context_limit,
+            aggregates: config.histogram_aggregates.clone(),
+            percentiles: config.percentiles(),
+            contexts: HashMap::new(),
+            buckets: BTreeMap::new(),
+            sketches: BTreeMap::new(),
+            last_cutoff: 0,
+            counters: SamplerCounters::default(),
+            context_limit_drops: Vec::new(),
+        }
+    }
+
+    /// The reference's `calculateBucketStart`.
+    pub fn bucket_start(&self, ts: i64) -> i64 {
+        ts - ts.rem_euclid(self.interval)
+    }
+
+    /// Adds a sample into the bucket of its arrival second.
+    pub fn add(&mut self, sample: Sample) {
+        self.counters.samples_in += 1;
+        let ts = crate::pipeline::clock::secs(sample.arrival_ns);
+        let key = sample.context.key;
+        if !self.contexts.contains_key(&key) {
+            if self.context_limit > 0 && self.contexts.len() >= self.context_limit {
+                self.counters.dropped_context_limit += 1;
+                self.context_limit_drops.push(sample.id);
+                return;
+            }
+            self.contexts.insert(
+                key,
+                Tracked { context: sample.context.clone(), metric_type: sample.metric_type, last_seen: ts },
+            );
+        }
+        if let Some(t) = self.contexts.get_mut(&key) {
+            t.last_seen = t.last_seen.max(ts);
+        }
+        let start = self.bucket_start(ts);
+        self.counters.aggregated += 1;
+        if sample.metric_type == MetricType::Distribution {
+            let bucket = self.sketches.entry(start).or_default();
+            bucket.samples += 1;
+            let entry = bucket
+                .contexts
+                .entry(key)
+                .or_insert_with(|| (sample.context.clone(), Distribution::default()));
+            entry.1.insert(sample.number(), sample.sample_rate);
+            return;
+        }
+        let bucket = self.buckets.entry(start).or_default();
+        bucket.samples += 1;
+        let entry = bucket
+            .contexts
+            .entry(key)
+            .or_insert_with(|| (sample.context.clone(), Aggregate::new(sample.metric_type)));
+        entry.1.add(&sample);
+    }
+
+    /// Flushes at `now` (seconds): closed buckets, or every bucket when `force_all` (the final
+    /// flush with `flush_incomplete_buckets`).
+    pub fn flush(&mut self, now_s: i64, force_all: bool) -> Vec<FlushedItem> {
+        let cutoff = self.bucket_start(now_s);
+        let mut series: BTreeMap<(u64, String, SeriesType), Series> = BTreeMap::new();
+        if !self.buckets.is_empty() {
+            let starts: Vec<i64> = self
+                .buckets
+                .keys()
+                .copied()
+                .filter(|s| force_all || s + self.interval <= cutoff)
+                .collect();
+            for start in starts {
+                let mut bucket = self.buckets.remove(&start).unwrap_or_default();
+                self.zero_fill(start, &mut bucket);
+                self.emit(start, bucket, &mut series);
+            }
+        } else if self.last_cutoff + self.interval <= cutoff {
+            let start = cutoff - self.interval;
+            let mut bucket = Bucket::default();
+            self.zero_fill(start, &mut bucket);
+            self.emit(start, bucket, &mut series);
+        }
+        let mut items: Vec<FlushedItem> = series.into_values().map(FlushedItem::Series).collect();
+        let starts: Vec<i64> =
+            self.sketches.keys().copied().filter(|s| force_all || *s < cutoff).collect();
+        for start in starts {
+            let bucket = self.sketches.remove(&start).unwrap_or_default();
+            self.counters.flushed_buckets += 1;
+            for (context, d) in bucket.contexts.into_values() {
+                items.push(FlushedItem::Sketch(SketchPoint {
+                    metric: context.name.clone(),
+                    interval: self.interval,
+                    ts: start,
+                    count: d.count,
+                    sum: d.sum,
+                    min: d.min,
+                    max: d.max,
+                    avg: d.avg,
+                    quantiles: d.quantiles(),
+                    tags: context.tags.clone(),
+                    host: context.host.clone(),
+                }));
+            }
+        }
+        self.expire(now_s);
+        self.last_cutoff = cutoff;
+        items
+    }
+
+    /// Gives every live counter a zero sample in a flushed bucket, as the reference does, so
+    /// that a sparse counter reads 0 rather than a gap until `expiry_seconds` after its last
+    /// sample.
+    fn zero_fill(&mut self, start: i64, bucket: &mut Bucket) {
+        for (key, t) in &self.contexts {
+            if t.metric_type == MetricType::Count && t.last_seen + self.expiry_seconds > start {
+                match bucket.contexts.get_mut(key) {
+                    Some((_, agg)) => agg.add_zero(),
+                    None => {
+                        self.counters.zero_fill_points += 1;
+                        bucket
+                            .contexts
+                            .insert(*key, (t.context.clone(), Aggregate::Counter { sum: 0.0 }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, start: i64, bucket: Bucket, out: &mut BTreeMap<(u64, String, SeriesType), Series>) {
+        self.counters.flushed_buckets += 1;
+        let mut push = |ctx: &Context, suffix: &str, t: SeriesType, value: f64| {
+            out.entry((ctx.key, suffix.to_string(), t))
+                .or_insert_with(|| Series {
+                    metric: format!("{}{}", ctx.name, suffix),
+                    series_type: t,
+                    interval: self.interval,
+                    points: Vec::new(),
+                    tags: ctx.tags.clone(),
+                    host: ctx.host.clone(),
+                })
+                .points
+                .push((start, value));
+        };
+        for (ctx, agg) in bucket.contexts.into_values() {
+            match agg {
+                Aggregate::Counter { sum } => {
+                    push(&ctx, "", SeriesType::Rate, sum / self.interval as f64)
+                }
+                Aggregate::Gauge { value } => push(&ctx, "", SeriesType::Gauge, value),
+                Aggregate::Set { values } => push(&ctx, "", SeriesType::Gauge, values.len() as f64),
+                Aggregate::Histogram(mut h) => {
+                    for v in h.flush(&self.aggregates, &self.percentiles, self.interval) {
+                        let t = if v.is_rate { SeriesType::Rate } else { SeriesType::Gauge };
+                        push(&ctx, &v.suffix, t, v.value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets counters past their expiry and other contexts idle for the context expiry.
+    fn expire(&mut self, now_s: i64) {
+        let expiry = self.expiry_seconds;
+        self.contexts.retain(|_, t| {
+            if t.metric_type == MetricType::Count {
+                t.last_seen + expiry > now_s
+            } else {
+                t.last_seen + CONTEXT_EXPIRY_SECONDS > now_s
+            }
+        });
+    }
+
+    /// The buckets still held (at stop, without a forced flush: the ones dropped).
+    pub fn held_buckets(&self) -> Vec<DroppedBucket> {
+        let mut out: BTreeMap<i64, u64> = BTreeMap::new();
+        for (s, b) in &self.buckets {
+            *out.entry(*s).or_default() += b.samples;
+        }
+        for (s, b) in &self.sketches {
+            *out.entry(*s).or_default() += b.samples;
+        }
+        out.into_iter()
+            .map(|(start, samples)| DroppedBucket { shard: self.shard, start, samples })
+            .collect()
+    }
+}

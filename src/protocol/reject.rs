@@ -1,0 +1,9 @@
+//! STUB (replaced by the protocol branch)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error, serde::Serialize)]
+pub enum RejectReason {
+    #[error("invalid value")]
+    InvalidValue,
+}
+impl RejectReason {
+    pub fn as_str(&self) -> &'static str { "invalid_value" }
+}
