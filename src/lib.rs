@@ -4,3 +4,5 @@
 pub mod protocol;
 pub mod source;
 pub mod pipeline;
+pub mod report;
+pub mod verify;

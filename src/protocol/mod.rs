@@ -15,7 +15,7 @@ mod types;
 pub use event::parse_event;
 pub use lines::{classify, split_lines, LineKind};
 pub use metric::parse_metric;
-pub use reject::RejectReason;
+pub use reject::{rejected_line_type, RejectReason};
 pub use service_check::parse_service_check;
 pub use types::*;
 

@@ -7,3 +7,4 @@ pub enum RejectReason {
 impl RejectReason {
     pub fn as_str(&self) -> &'static str { "invalid_value" }
 }
+pub fn rejected_line_type(_l: &[u8]) -> Option<crate::protocol::MetricType> { None }

@@ -1,0 +1,208 @@
+//! The report model: one stream of scenario results that every reporter (terminal, JSON, CSV,
+//! Markdown, JUnit) renders, so they never disagree. Field names follow the JSON report schema
+//! of cli.md (`schema_version` 1): a contract CI scripts read — add fields, never rename.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Stages a sample can be lost at, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Never read from the socket (kernel drops, unread at stop).
+    Socket,
+    /// Read, still queued when the workers exited.
+    Queue,
+    /// Parsed, not handed to a sampler.
+    Batcher,
+    /// In a bucket that was not flushed.
+    OpenBucket,
+    /// Dropped at a sampler's context limit.
+    ContextLimit,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Socket, Stage::Queue, Stage::Batcher, Stage::OpenBucket, Stage::ContextLimit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Socket => "socket",
+            Stage::Queue => "queue",
+            Stage::Batcher => "batcher",
+            Stage::OpenBucket => "open_bucket",
+            Stage::ContextLimit => "context_limit",
+        }
+    }
+}
+
+/// What a scenario is expected to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Expectation {
+    #[serde(rename = "zero-loss")]
+    ZeroLoss,
+    #[serde(rename = "loss")]
+    Loss,
+    #[serde(rename = "any")]
+    Any,
+}
+
+impl Expectation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expectation::ZeroLoss => "zero-loss",
+            Expectation::Loss => "loss",
+            Expectation::Any => "any",
+        }
+    }
+}
+
+impl std::str::FromStr for Expectation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "zero-loss" => Ok(Expectation::ZeroLoss),
+            "loss" => Ok(Expectation::Loss),
+            "any" => Ok(Expectation::Any),
+            o => Err(format!("invalid expectation '{o}' (expected zero-loss, loss or any)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Vacuous,
+    AccountingError,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Vacuous => "vacuous",
+            Verdict::AccountingError => "accounting_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TypeCounts {
+    pub sent: u64,
+    pub rejected: u64,
+    pub flushed: u64,
+    pub lost: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub sent: u64,
+    pub rejected: u64,
+    pub flushed: u64,
+    pub lost: u64,
+    pub surplus: u64,
+    pub duplicates: u64,
+    pub lost_by_stage: BTreeMap<&'static str, u64>,
+    pub by_type: BTreeMap<&'static str, TypeCounts>,
+    /// Rejections by reason.
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Zero points of live counters (the reference zero-fills them; not surplus).
+    pub zero_fill_points: u64,
+}
+
+impl Counts {
+    /// `sent = rejected + flushed + lost` and `lost = Σ lost_by_stage`, overall and per type.
+    pub fn identity_holds(&self) -> bool {
+        let by_stage: u64 = self.lost_by_stage.values().sum();
+        self.sent == self.rejected + self.flushed + self.lost
+            && self.lost == by_stage
+            && self.by_type.values().all(|t| t.sent == t.rejected + t.flushed + t.lost)
+            && self.by_type.values().map(|t| t.sent).sum::<u64>() == self.sent
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StopInfo {
+    pub spec: String,
+    pub after_packets: u64,
+    pub stream_time_s: f64,
+    /// Seconds into the bucket the stop fell in.
+    pub bucket_phase_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsInfo {
+    pub flush_incomplete_buckets: bool,
+    pub batcher_drain: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LostExample {
+    pub metric: String,
+    #[serde(rename = "type")]
+    pub metric_type: &'static str,
+    pub tags: Vec<String>,
+    pub bucket: i64,
+    pub stage: &'static str,
+    pub value: serde_json::Value,
+}
+
+/// What was held in the stages before the queue at the stop moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HeldAtStop {
+    pub assembler_datagrams: u64,
+    pub packets_buffer_packets: u64,
+    pub queued_batches: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub stop: StopInfo,
+    pub settings: SettingsInfo,
+    pub expectation: Expectation,
+    pub counts: Counts,
+    pub verdict: Verdict,
+    pub examples: Vec<LostExample>,
+    /// Why the verdict is what it is, in a sentence or two.
+    pub reasons: Vec<String>,
+    /// Disagreements the reported losses do not explain (accounting errors), capped.
+    pub accounting_errors: Vec<String>,
+    pub held_at_stop: HeldAtStop,
+    /// The pipeline's own stage counters.
+    pub stage_counters: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    pub kind: &'static str,
+    pub description: String,
+    pub packets: u64,
+    pub lines: u64,
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo { name: "lastbucket", version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub source: SourceInfo,
+    pub scenarios: Vec<ScenarioReport>,
+    pub exit_code: i32,
+}

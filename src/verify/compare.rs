@@ -1,0 +1,163 @@
+//! Compares an actual flushed output with a prediction: matching points, value mismatches,
+//! points flushed although reported lost, surplus points (never sent) and duplicate points.
+
+use super::predict::{ItemKey, PointKey, Prediction, SketchKey, SketchSummary};
+use crate::pipeline::flushed::{FlushedItem, SeriesType};
+use std::collections::HashMap;
+
+/// Floats agree within this relative error.
+pub const REL_TOLERANCE: f64 = 1e-9;
+
+pub fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= REL_TOLERANCE * a.abs().max(b.abs())
+}
+
+/// The actual output folded into the prediction's shape.
+#[derive(Debug, Default)]
+pub struct Actual {
+    pub points: HashMap<PointKey, (f64, u32)>,
+    pub sketches: HashMap<SketchKey, (SketchSummary, u32)>,
+    pub items: HashMap<ItemKey, u64>,
+}
+
+impl Actual {
+    pub fn from_items(items: &[FlushedItem]) -> Actual {
+        let mut a = Actual::default();
+        for item in items {
+            match item {
+                FlushedItem::Series(s) => {
+                    for (ts, v) in &s.points {
+                        let key = PointKey {
+                            metric: s.metric.clone(),
+                            series_type: s.series_type,
+                            tags: s.tags.clone(),
+                            host: s.host.clone(),
+                            ts: *ts,
+                        };
+                        let e = a.points.entry(key).or_insert((0.0, 0));
+                        e.1 += 1;
+                        // Repeated points fold like the prediction: rates add, gauges keep the last.
+                        match s.series_type {
+                            SeriesType::Gauge => e.0 = *v,
+                            _ => e.0 += v,
+                        }
+                    }
+                }
+                FlushedItem::Sketch(k) => {
+                    let key = SketchKey { metric: k.metric.clone(), tags: k.tags.clone(), host: k.host.clone(), ts: k.ts };
+                    let s = SketchSummary { count: k.count, sum: k.sum, min: k.min, max: k.max };
+                    let e = a.sketches.entry(key).or_insert((SketchSummary { count: 0, sum: 0.0, min: s.min, max: s.max }, 0));
+                    e.0.count += s.count;
+                    e.0.sum += s.sum;
+                    e.0.min = e.0.min.min(s.min);
+                    e.0.max = e.0.max.max(s.max);
+                    e.1 += 1;
+                }
+                FlushedItem::Event(ev) => {
+                    let key = ItemKey { kind: "event", name: ev.title.clone(), ts: ev.ts, host: ev.host.clone(), tags: ev.tags.clone(), status: 0 };
+                    *a.items.entry(key).or_default() += 1;
+                }
+                FlushedItem::ServiceCheck(c) => {
+                    let key = ItemKey { kind: "service_check", name: c.check.clone(), ts: c.ts, host: c.host.clone(), tags: c.tags.clone(), status: c.status };
+                    *a.items.entry(key).or_default() += 1;
+                }
+            }
+        }
+        a
+    }
+}
+
+/// The result of a comparison.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    /// Descriptions of disagreements the losses do not explain (accounting errors).
+    pub mismatches: Vec<String>,
+    pub mismatch_count: u64,
+    /// Points or items flushed that were never sent.
+    pub surplus: u64,
+    /// Points flushed more often than predicted (the same context and timestamp twice).
+    pub duplicates: u64,
+    /// Zero points of live counters (expected: the reference zero-fills counters).
+    pub zero_fill: u64,
+}
+
+/// Most mismatch descriptions kept.
+const MAX_DESCRIBED: usize = 20;
+
+impl Comparison {
+    fn mismatch(&mut self, what: String) {
+        self.mismatch_count += 1;
+        if self.mismatches.len() < MAX_DESCRIBED {
+            self.mismatches.push(what);
+        }
+    }
+}
+
+/// Compares `actual` with `expected` (the prediction given the reported losses); `lossless` is
+/// the prediction with no loss at all, which tells a surplus from a point reported lost.
+pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, counter_metrics: &dyn Fn(&PointKey) -> bool) -> Comparison {
+    let mut c = Comparison::default();
+    for (key, (want, want_n)) in &expected.points {
+        match actual.points.get(key) {
+            None => c.mismatch(format!("missing point {} {:?} {:?} ts={}: expected {}", key.metric, key.series_type, key.tags, key.ts, want)),
+            Some((got, got_n)) => {
+                if *got_n > *want_n {
+                    c.duplicates += u64::from(got_n - want_n);
+                } else if !close(*got, *want) {
+                    c.mismatch(format!("point {} {:?} {:?} ts={}: flushed {} expected {}", key.metric, key.series_type, key.tags, key.ts, got, want));
+                }
+            }
+        }
+    }
+    for (key, (got, n)) in &actual.points {
+        if expected.points.contains_key(key) {
+            continue;
+        }
+        if *got == 0.0 && key.series_type == SeriesType::Rate && counter_metrics(key) {
+            c.zero_fill += u64::from(*n);
+        } else if lossless.points.contains_key(key) {
+            c.mismatch(format!("point {} {:?} ts={} flushed although its samples were reported lost", key.metric, key.tags, key.ts));
+        } else {
+            c.surplus += u64::from(*n);
+        }
+    }
+    for (key, want) in &expected.sketches {
+        match actual.sketches.get(key) {
+            None => c.mismatch(format!("missing sketch {} {:?} ts={}", key.metric, key.tags, key.ts)),
+            Some((got, n)) => {
+                if *n > 1 {
+                    c.duplicates += u64::from(n - 1);
+                } else if got.count != want.count || !close(got.sum, want.sum) || !close(got.min, want.min) || !close(got.max, want.max) {
+                    c.mismatch(format!("sketch {} {:?} ts={}: flushed {:?} expected {:?}", key.metric, key.tags, key.ts, got, want));
+                }
+            }
+        }
+    }
+    for (key, (_, n)) in &actual.sketches {
+        if !expected.sketches.contains_key(key) {
+            if lossless.sketches.contains_key(key) {
+                c.mismatch(format!("sketch {} {:?} ts={} flushed although its samples were reported lost", key.metric, key.tags, key.ts));
+            } else {
+                c.surplus += u64::from(*n);
+            }
+        }
+    }
+    for (key, want) in &expected.items {
+        let got = actual.items.get(key).copied().unwrap_or(0);
+        if got < *want {
+            c.mismatch(format!("{} {} ts={}: flushed {} of {}", key.kind, key.name, key.ts, got, want));
+        } else if got > *want {
+            c.duplicates += got - want;
+        }
+    }
+    for (key, n) in &actual.items {
+        if !expected.items.contains_key(key) {
+            if lossless.items.contains_key(key) {
+                c.mismatch(format!("{} {} ts={} flushed although reported lost", key.kind, key.name, key.ts));
+            } else {
+                c.surplus += n;
+            }
+        }
+    }
+    c
+}

@@ -1,0 +1,152 @@
+//! The ledger: every sample handed to the pipeline, recorded from the same bytes the listener
+//! read, independently of the pipeline. One entry per metric value, event, service check, or
+//! rejected line, in arrival order.
+
+use crate::pipeline::clock::secs;
+use crate::pipeline::packet::DatagramId;
+use crate::pipeline::sample::{Context, ContextCache, SampleId, SampleValue};
+use crate::protocol::{self, Line, MetricType, MetricValue};
+use std::sync::Arc;
+
+/// What a ledger entry is, for per-type accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryType {
+    Metric(MetricType),
+    Event,
+    ServiceCheck,
+    /// A rejected line whose type could not be read.
+    Invalid,
+}
+
+impl EntryType {
+    /// The key of `by_type` in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryType::Metric(t) => t.name(),
+            EntryType::Event => "event",
+            EntryType::ServiceCheck => "service_check",
+            EntryType::Invalid => "invalid",
+        }
+    }
+
+    /// Every type in report order.
+    pub fn all() -> Vec<EntryType> {
+        let mut v: Vec<EntryType> = MetricType::ALL.iter().map(|t| EntryType::Metric(*t)).collect();
+        v.extend([EntryType::Event, EntryType::ServiceCheck, EntryType::Invalid]);
+        v
+    }
+}
+
+/// One metric value as sent.
+#[derive(Debug, Clone)]
+pub struct MetricEntry {
+    pub context: Arc<Context>,
+    pub metric_type: MetricType,
+    pub value: SampleValue,
+    pub sample_rate: f64,
+    /// Arrival second: decides the bucket.
+    pub arrival_s: i64,
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum EntryBody {
+    Metric(MetricEntry),
+    /// An event: the identity it is matched on in the output (title, ts, host, tags).
+    Event { title: String, ts: i64, host: String, tags: Vec<String> },
+    ServiceCheck { name: String, status: u8, ts: i64, host: String, tags: Vec<String> },
+    Rejected { reason: &'static str, line: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: SampleId,
+    pub entry_type: EntryType,
+    pub body: EntryBody,
+}
+
+/// Every sample handed to the pipeline.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub entries: Vec<Entry>,
+    pub datagrams: u64,
+    pub lines: u64,
+    cache: ContextCache,
+}
+
+/// Longest rejected line kept for examples.
+const LINE_EXAMPLE_MAX: usize = 200;
+
+impl Ledger {
+    /// Records a datagram as the listener reads it: cut to `buffer_size`, as the reference's
+    /// read into a buffer of that size cuts it.
+    pub fn record(&mut self, datagram: DatagramId, ts_ns: u64, payload: &[u8], buffer_size: usize, hostname: &str) {
+        self.datagrams += 1;
+        let read = &payload[..payload.len().min(buffer_size)];
+        let arrival_s = secs(ts_ns);
+        for (line_idx, line) in protocol::split_lines(read).enumerate() {
+            self.lines += 1;
+            let id = |value: usize| SampleId { datagram, line: line_idx as u32, value: value as u32 };
+            match protocol::parse_line(line) {
+                Err(reason) => {
+                    let text = String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned();
+                    let entry_type = protocol::rejected_line_type(line).map_or(EntryType::Invalid, EntryType::Metric);
+                    self.entries.push(Entry {
+                        id: id(0),
+                        entry_type,
+                        body: EntryBody::Rejected { reason: reason.as_str(), line: text },
+                    });
+                }
+                Ok(Line::Metric(m)) => {
+                    let context = self.cache.resolve(m.name, m.raw_tags, hostname);
+                    for (i, v) in m.values().enumerate() {
+                        let value = match v {
+                            MetricValue::Number(n) => SampleValue::Number(n),
+                            MetricValue::Set(s) => SampleValue::Set(s.into()),
+                        };
+                        self.entries.push(Entry {
+                            id: id(i),
+                            entry_type: EntryType::Metric(m.metric_type),
+                            body: EntryBody::Metric(MetricEntry {
+                                context: context.clone(),
+                                metric_type: m.metric_type,
+                                value,
+                                sample_rate: m.sample_rate,
+                                arrival_s,
+                                timestamp: m.timestamp,
+                            }),
+                        });
+                    }
+                }
+                Ok(Line::Event(e)) => {
+                    let c = Context::new(e.title, protocol::split_tags(e.raw_tags), e.hostname.unwrap_or(hostname));
+                    self.entries.push(Entry {
+                        id: id(0),
+                        entry_type: EntryType::Event,
+                        body: EntryBody::Event {
+                            title: e.title.to_string(),
+                            ts: e.timestamp.unwrap_or(arrival_s),
+                            host: c.host,
+                            tags: c.tags,
+                        },
+                    });
+                }
+                Ok(Line::ServiceCheck(s)) => {
+                    let c = Context::new(s.name, protocol::split_tags(s.raw_tags), s.hostname.unwrap_or(hostname));
+                    self.entries.push(Entry {
+                        id: id(0),
+                        entry_type: EntryType::ServiceCheck,
+                        body: EntryBody::ServiceCheck {
+                            name: s.name.to_string(),
+                            status: s.status,
+                            ts: s.timestamp.unwrap_or(arrival_s),
+                            host: c.host,
+                            tags: c.tags,
+                        },
+                    });
+                }
+            }
+        }
+    }
+}
