@@ -6,3 +6,6 @@ pub mod source;
 pub mod pipeline;
 pub mod report;
 pub mod verify;
+pub mod check;
+pub mod exit;
+pub mod cli;

@@ -7,11 +7,12 @@ use super::flushed::FlushedItem;
 use super::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
 use crate::source::Datagram;
 
-/// Where to stop: after at most `max_datagrams` datagrams and no later than `at_ns`.
+/// Where to stop: after at most `max_datagrams` datagrams, at `at_ns` (datagrams arriving
+/// later are never sent), or, when `at_ns` is `None`, right after the last datagram delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StopPoint {
     pub max_datagrams: u64,
-    pub at_ns: u64,
+    pub at_ns: Option<u64>,
 }
 
 /// What one run produced.
@@ -29,14 +30,16 @@ pub struct RunResult {
     pub held_at_stop: (usize, usize, usize),
 }
 
-/// Runs `datagrams` through a fresh pipeline and stops at `stop`. The pipeline starts at the
-/// first datagram's arrival time (or at the stop time for an empty stream).
+/// Runs `datagrams` through a fresh pipeline and stops at `stop`; `on_deliver` sees each
+/// datagram handed to the pipeline (the ledger records it). The pipeline starts at the first
+/// datagram's arrival time.
 pub fn run<I, E>(
     config: &PipelineConfig,
     settings: StopSettings,
     listener: ListenerKind,
     datagrams: I,
     stop: StopPoint,
+    on_deliver: &mut dyn FnMut(u64, &Datagram),
 ) -> Result<RunResult, E>
 where
     I: IntoIterator<Item = Result<Datagram, E>>,
@@ -45,18 +48,23 @@ where
     let mut delivered = 0u64;
     let mut flushed = Vec::new();
     for d in datagrams {
+        if delivered >= stop.max_datagrams {
+            break;
+        }
         let d = d?;
-        if delivered >= stop.max_datagrams || d.ts_ns > stop.at_ns {
+        if stop.at_ns.is_some_and(|at| d.ts_ns > at) {
             break;
         }
         let p = pipeline
             .get_or_insert_with(|| Pipeline::new(config.clone(), settings, listener, d.ts_ns));
         p.deliver(delivered, d.ts_ns, &d.payload);
+        on_deliver(delivered, &d);
         flushed.extend(p.take_flushed());
         delivered += 1;
     }
-    let mut p = pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, stop.at_ns));
-    let stop_ns = stop.at_ns.max(p.now_ns());
+    let start = stop.at_ns.unwrap_or(0);
+    let mut p = pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, start));
+    let stop_ns = stop.at_ns.unwrap_or(0).max(p.now_ns());
     p.advance(stop_ns);
     flushed.extend(p.take_flushed());
     let held_at_stop = p.held_before_queue();

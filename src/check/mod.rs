@@ -1,0 +1,201 @@
+//! `check`: runs the embedded pipeline on a stream, stops it at each chosen moment, for each
+//! flag setting, and verifies the flushed output against the ledger of what was sent.
+
+pub mod matrix;
+pub mod moment;
+
+use crate::pipeline::clock::{secs, NANOS_PER_SEC};
+use crate::pipeline::driver::{self, RunResult};
+use crate::pipeline::flushed::{write_jsonl, FlushedItem};
+use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
+use crate::protocol::{self, Line};
+use crate::report::{HeldAtStop, Report, ScenarioReport, SettingsInfo, SourceInfo, StopInfo, ToolInfo, SCHEMA_VERSION};
+use crate::source::Datagram;
+use crate::verify::{self, ledger::Ledger};
+use matrix::Expectations;
+use moment::{ResolvedStop, StopMoment, StreamShape};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// An error of a stream's source (unreadable, corrupt, truncated).
+pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
+/// A stream of datagrams in arrival order.
+pub type Stream<'a> = Box<dyn Iterator<Item = Result<Datagram, StreamError>> + 'a>;
+
+/// Something that can open the same stream again for each scenario.
+pub trait StreamOpener {
+    fn open(&self) -> Result<Stream<'_>, StreamError>;
+    /// `generated`, `capture`, `pcap`, `jsonl` or `text`.
+    fn kind(&self) -> &'static str;
+    fn description(&self) -> String;
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    pub config: PipelineConfig,
+    pub listener: ListenerKind,
+    pub moments: Vec<StopMoment>,
+    pub settings: Vec<StopSettings>,
+    pub expectations: Expectations,
+    pub seed: u64,
+    /// Where each scenario's flushed items go (`DIR/<scenario>.jsonl`).
+    pub flushed_out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0}")]
+    Input(StreamError),
+    #[error("cannot write flushed output {path}: {source}")]
+    FlushedOut { path: PathBuf, source: std::io::Error },
+}
+
+/// Reads the stream once: its shape (to place stop moments) and its size (for the report).
+pub fn survey(opener: &dyn StreamOpener, config: &PipelineConfig) -> Result<(StreamShape, SourceInfo), CheckError> {
+    let mut shape = StreamShape::default();
+    let (mut lines, mut samples) = (0u64, 0u64);
+    for d in opener.open().map_err(CheckError::Input)? {
+        let d = d.map_err(CheckError::Input)?;
+        if shape.datagrams == 0 {
+            shape.first_ns = d.ts_ns;
+        }
+        shape.last_ns = shape.last_ns.max(d.ts_ns);
+        shape.datagrams += 1;
+        let read = &d.payload[..d.payload.len().min(config.buffer_size)];
+        for line in protocol::split_lines(read) {
+            lines += 1;
+            samples += match protocol::parse_line(line) {
+                Ok(Line::Metric(m)) => m.value_count as u64,
+                _ => 1,
+            };
+        }
+    }
+    let info = SourceInfo {
+        kind: opener.kind(),
+        description: opener.description(),
+        packets: shape.datagrams,
+        lines,
+        samples,
+    };
+    Ok((shape, info))
+}
+
+/// The name of a scenario: `stop=end flag=on drain=auto`.
+pub fn scenario_name(stop: &str, s: &StopSettings) -> String {
+    format!(
+        "stop={} flag={} drain={}",
+        stop,
+        if s.flush_incomplete_buckets { "on" } else { "off" },
+        s.batcher_drain.name()
+    )
+}
+
+/// Runs every scenario; `on_scenario` sees the report after each one (exports, progress).
+pub fn run_check(
+    plan: &CheckPlan,
+    opener: &dyn StreamOpener,
+    on_scenario: &mut dyn FnMut(&Report),
+) -> Result<Report, CheckError> {
+    let (shape, source) = survey(opener, &plan.config)?;
+    let stops: Vec<ResolvedStop> = plan
+        .moments
+        .iter()
+        .flat_map(|m| moment::resolve(m, &shape, plan.config.bucket_seconds, plan.seed))
+        .collect();
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo::default(),
+        source,
+        scenarios: Vec::new(),
+        exit_code: 0,
+    };
+    if let Some(dir) = &plan.flushed_out {
+        std::fs::create_dir_all(dir).map_err(|source| CheckError::FlushedOut { path: dir.clone(), source })?;
+    }
+    for stop in &stops {
+        for settings in &plan.settings {
+            let scenario = run_scenario(plan, opener, stop, *settings, &shape)?;
+            report.scenarios.push(scenario);
+            report.exit_code = crate::exit::for_report(&report);
+            on_scenario(&report);
+        }
+    }
+    Ok(report)
+}
+
+fn run_scenario(
+    plan: &CheckPlan,
+    opener: &dyn StreamOpener,
+    stop: &ResolvedStop,
+    settings: StopSettings,
+    shape: &StreamShape,
+) -> Result<ScenarioReport, CheckError> {
+    let config = &plan.config;
+    let mut ledger = Ledger::default();
+    let stream = opener.open().map_err(CheckError::Input)?;
+    let run: RunResult = driver::run(config, settings, plan.listener, stream, stop.point, &mut |id, d| {
+        ledger.record(id, d.ts_ns, &d.payload, config.buffer_size, &config.hostname)
+    })
+    .map_err(CheckError::Input)?;
+    let name = scenario_name(&stop.spec, &settings);
+    if let Some(dir) = &plan.flushed_out {
+        write_flushed(dir, &name, &run.flushed)?;
+    }
+    let v = verify::verify(&ledger, &run.flushed, &run.counters, &run.losses, &HashSet::new(), config);
+    let expectation = plan.expectations.for_settings(&settings);
+    let (verdict, reasons) = verify::verdict(&v.counts, &v.accounting_errors, expectation);
+    let bucket_ns = config.bucket_seconds as u64 * NANOS_PER_SEC;
+    let stream_time_ns = run.stop_ns.saturating_sub(shape.first_ns);
+    Ok(ScenarioReport {
+        name,
+        stop: StopInfo {
+            spec: stop.spec.clone(),
+            after_packets: run.delivered,
+            stream_time_s: round_ms(stream_time_ns),
+            bucket_phase_s: round_ms(run.stop_ns % bucket_ns),
+        },
+        settings: SettingsInfo {
+            flush_incomplete_buckets: settings.flush_incomplete_buckets,
+            batcher_drain: settings.batcher_drain.name(),
+        },
+        expectation,
+        counts: v.counts,
+        verdict,
+        examples: v.examples,
+        reasons,
+        accounting_errors: v.accounting_errors,
+        held_at_stop: HeldAtStop {
+            assembler_datagrams: run.held_at_stop.0 as u64,
+            packets_buffer_packets: run.held_at_stop.1 as u64,
+            queued_batches: run.held_at_stop.2 as u64,
+        },
+        stage_counters: serde_json::to_value(&run.counters).unwrap_or_default(),
+    })
+}
+
+/// Seconds with millisecond precision, so reports are stable and readable.
+fn round_ms(ns: u64) -> f64 {
+    (ns / 1_000_000) as f64 / 1000.0
+}
+
+/// The file of a scenario's flushed items: its name with spaces as `_`.
+pub fn flushed_path(dir: &Path, scenario: &str) -> PathBuf {
+    let file: String = scenario
+        .chars()
+        .map(|c| if c == ' ' || c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    dir.join(format!("{file}.jsonl"))
+}
+
+fn write_flushed(dir: &Path, name: &str, items: &[FlushedItem]) -> Result<(), CheckError> {
+    let path = flushed_path(dir, name);
+    let f = std::fs::File::create(&path).map_err(|source| CheckError::FlushedOut { path: path.clone(), source })?;
+    write_jsonl(std::io::BufWriter::new(f), items).map_err(|source| CheckError::FlushedOut { path, source })
+}
+
+/// Bucket start of a stop time, for reports.
+pub fn stop_bucket(stop_ns: u64, bucket_seconds: i64) -> i64 {
+    let s = secs(stop_ns);
+    s - s.rem_euclid(bucket_seconds)
+}

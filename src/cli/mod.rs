@@ -1,0 +1,47 @@
+//! The command line: what the user typed ("low" arguments, validated without I/O) turned into
+//! the real objects each command needs ("high" arguments), one file per command.
+
+pub mod check;
+pub mod source_args;
+
+use clap::{Parser, Subcommand};
+
+/// Does every DogStatsD sample a server received make it into the flushed output when the
+/// server stops?
+#[derive(Debug, Parser)]
+#[command(name = "lastbucket", version, about, after_help = crate::exit::TABLE, after_long_help = crate::exit::TABLE)]
+pub struct Cli {
+    /// When to use colors: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorArg,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded pipeline on SOURCE, stop it at the chosen moments, and verify the flushed
+    /// output against what was sent, with `flush_incomplete_buckets` off and on.
+    #[command(after_help = crate::exit::TABLE)]
+    Check(check::CheckArgs),
+}
+
+/// A user error the command line reports with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Check(args) => check::run(args, cli.color),
+    }
+}

@@ -1,0 +1,40 @@
+//! Exit codes: the contract with CI scripts (cli.md). One place, named constants.
+
+use crate::report::{Report, Verdict};
+
+/// Every expectation held.
+pub const SUCCESS: i32 = 0;
+/// Loss (or a surplus) where the expectation forbids it.
+pub const EXPECTATION_FAILED: i32 = 1;
+/// Usage or configuration error.
+pub const USAGE: i32 = 2;
+/// Input error: unreadable, corrupt or truncated source.
+pub const INPUT: i32 = 3;
+/// Vacuous: nothing was compared.
+pub const VACUOUS: i32 = 4;
+/// Internal accounting error: a sample neither flushed, rejected nor attributed to a stage.
+pub const ACCOUNTING: i32 = 5;
+
+/// The table shown in `--help` and the README.
+pub const TABLE: &str = "Exit codes:
+  0  every expectation held
+  1  loss (or a surplus) where the expectation forbids it
+  2  usage or configuration error
+  3  input error: unreadable, corrupt or truncated source
+  4  vacuous: nothing was compared (empty source, every line rejected)
+  5  internal accounting error: a sample neither flushed, rejected nor attributed to a stage";
+
+/// The exit code of a report: an accounting error outranks a failed expectation, which
+/// outranks a vacuous scenario; an empty report is vacuous.
+pub fn for_report(report: &Report) -> i32 {
+    let any = |v: Verdict| report.scenarios.iter().any(|s| s.verdict == v);
+    if any(Verdict::AccountingError) {
+        ACCOUNTING
+    } else if any(Verdict::Fail) {
+        EXPECTATION_FAILED
+    } else if report.scenarios.is_empty() || any(Verdict::Vacuous) {
+        VACUOUS
+    } else {
+        SUCCESS
+    }
+}
