@@ -9,3 +9,4 @@ pub mod verify;
 pub mod check;
 pub mod exit;
 pub mod cli;
+pub mod sweep;
