@@ -37,6 +37,8 @@ impl Context {
         for tag in tags {
             if let Some(h) = tag.strip_prefix("host:") {
                 host = h.to_string();
+            } else if tag.starts_with("dd.internal.entity_id:") || tag.starts_with("dd.internal.card:") {
+                // Origin metadata the reference takes out of the tags (for its tagger).
             } else {
                 out.push(tag.to_string());
             }
