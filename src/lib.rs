@@ -10,3 +10,4 @@ pub mod check;
 pub mod exit;
 pub mod cli;
 pub mod sweep;
+pub mod inspect;
