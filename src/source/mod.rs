@@ -2,7 +2,17 @@
 //! JSON lines, text) and seeded generated traffic. Every source yields [`Datagram`]s in arrival
 //! order, streaming, with the arrival time that the virtual clock of the pipeline will use.
 
+pub mod capture;
+pub mod capture_proto;
+pub mod detect;
+pub mod error;
 pub mod generate;
+pub mod stats;
+
+pub use capture::{CaptureReader, CaptureWriter};
+pub use detect::{detect, InputFormat};
+pub use error::{Position, SourceError};
+pub use stats::{CaptureInfo, ReadStats, StatsHandle};
 
 use serde::{Deserialize, Serialize};
 
