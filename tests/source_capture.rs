@@ -66,7 +66,11 @@ fn v3_file() -> (Vec<u8>, Vec<Datagram>) {
         Rec::new(T0_NS + 1, b""),
         Rec::new(T0_NS + 1_000_000_000, b"_sc|db|0|#env:prod"),
     ];
-    let bytes = capture_bytes(3, &recs.iter().map(Rec::encode).collect::<Vec<_>>(), Some(&[]));
+    let bytes = capture_bytes(
+        3,
+        &recs.iter().map(Rec::encode).collect::<Vec<_>>(),
+        Some(&[]),
+    );
     let want = vec![
         dg(T0_NS as u64, b"page.views:1|c"),
         dg(T0_NS as u64 + 1, b""),
@@ -86,9 +90,15 @@ fn all_versions() -> Vec<(u8, Vec<u8>, Vec<Datagram>)> {
 fn hand_assembled_bytes_have_the_documented_layout() {
     // Spot-check the assembler itself against bytes written out by hand.
     let (bytes, _) = v3_file();
-    assert_eq!(&bytes[..8], &[0xD4, 0x74, 0xD0, 0x60, 0xF3, 0xFF, 0x00, 0x00]);
+    assert_eq!(
+        &bytes[..8],
+        &[0xD4, 0x74, 0xD0, 0x60, 0xF3, 0xFF, 0x00, 0x00]
+    );
     let rec = Rec::new(5, b"a:1|c").encode();
-    assert_eq!(rec, [0x08, 0x05, 0x10, 0x05, 0x1A, 0x05, b'a', b':', b'1', b'|', b'c']);
+    assert_eq!(
+        rec,
+        [0x08, 0x05, 0x10, 0x05, 0x1A, 0x05, b'a', b':', b'1', b'|', b'c']
+    );
     assert_eq!(&bytes[bytes.len() - 8..], &[0, 0, 0, 0, 0, 0, 0, 0]);
 }
 
@@ -102,7 +112,11 @@ fn every_version_raw_and_zstd_reads_exactly() {
             let src = open(&p, &OpenOptions::default()).unwrap();
             assert_eq!(src.kind, SourceKind::Capture);
             assert_eq!(src.format, InputFormat::Capture);
-            assert!(src.description.contains(&format!("v{v}")), "{}", src.description);
+            assert!(
+                src.description.contains(&format!("v{v}")),
+                "{}",
+                src.description
+            );
             assert_eq!(src.description.contains("zstd"), compressed);
             let (got, stats) = read_ok(&p, &OpenOptions::default());
             assert_eq!(got, want, "version {v} compressed {compressed}");
@@ -128,10 +142,16 @@ fn version_2_tagger_state_is_exposed() {
     let info = stats.capture.unwrap();
     let state = info.tagger_state.expect("state read");
     assert!(info.tagger_state_len > 0);
-    assert_eq!(state.pid_map.get(&42).map(String::as_str), Some("container_id://abc"));
+    assert_eq!(
+        state.pid_map.get(&42).map(String::as_str),
+        Some("container_id://abc")
+    );
     let entity = &state.state["container_id://abc"];
     let id = entity.id.as_ref().unwrap();
-    assert_eq!((id.prefix.as_str(), id.uid.as_str()), ("container_id", "abc"));
+    assert_eq!(
+        (id.prefix.as_str(), id.uid.as_str()),
+        ("container_id", "abc")
+    );
     assert_eq!(entity.low_cardinality_tags, ["image:web", "env:prod"]);
     // Version 3 with the agent's empty state.
     let (raw, _) = v3_file();
@@ -255,7 +275,10 @@ fn truncated_header_is_an_error_with_offset() {
     assert!(e.is_truncated(), "{e}");
     assert_eq!(e.offset(), Some(5));
     let msg = e.to_string();
-    assert!(msg.contains("h.dog") && msg.contains("8-byte capture header"), "{msg}");
+    assert!(
+        msg.contains("h.dog") && msg.contains("8-byte capture header"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -266,7 +289,11 @@ fn truncated_record_error_then_allowed() {
     let first_len = 4 + Rec::new(T0_NS, b"page.views:1|c").encode().len();
     let cut = 8 + first_len + 3;
     for compressed in [false, true] {
-        let bytes = if compressed { zstd(&raw[..cut]) } else { raw[..cut].to_vec() };
+        let bytes = if compressed {
+            zstd(&raw[..cut])
+        } else {
+            raw[..cut].to_vec()
+        };
         let p = write_tmp(dir.path(), &format!("t-{compressed}.dog"), &bytes);
         let (got, e) = expect_err(&p, &OpenOptions::default());
         assert_eq!(got, want[..1]);
@@ -310,11 +337,19 @@ fn bad_protobuf_is_corrupt_with_record_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let good = Rec::new(T0_NS, b"a:1|c").encode();
     let bad = vec![0x0F, 0xFF, 0xFF]; // wire type 7 does not exist
-    let p = write_tmp(dir.path(), "bad.dog", &capture_bytes(3, &[good.clone(), bad], Some(&[])));
+    let p = write_tmp(
+        dir.path(),
+        "bad.dog",
+        &capture_bytes(3, &[good.clone(), bad], Some(&[])),
+    );
     let (got, e) = expect_err(&p, &truncating());
     assert_eq!(got.len(), 1);
     match &e {
-        SourceError::Corrupt { at, datagrams_before, .. } => {
+        SourceError::Corrupt {
+            at,
+            datagrams_before,
+            ..
+        } => {
             assert_eq!(at.index, Some(1));
             assert_eq!(at.offset, (8 + 4 + good.len()) as u64);
             assert_eq!(*datagrams_before, 1);
@@ -325,7 +360,11 @@ fn bad_protobuf_is_corrupt_with_record_and_offset() {
     // payloadSize larger than the payload.
     let mut r = Rec::new(1, b"ab");
     r.payload_size = 9;
-    let p = write_tmp(dir.path(), "size.dog", &capture_bytes(3, &[r.encode()], Some(&[])));
+    let p = write_tmp(
+        dir.path(),
+        "size.dog",
+        &capture_bytes(3, &[r.encode()], Some(&[])),
+    );
     let (_, e) = expect_err(&p, &OpenOptions::default());
     assert!(e.to_string().contains("payloadSize 9"), "{e}");
 }
@@ -360,10 +399,18 @@ fn zstd_data_that_is_not_a_capture() {
 #[test]
 fn version_1_timestamps_out_of_range_are_corrupt() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write_tmp(dir.path(), "ns-in-v1.dog", &capture_bytes(1, &[Rec::new(T0_NS, b"a").encode()], None));
+    let p = write_tmp(
+        dir.path(),
+        "ns-in-v1.dog",
+        &capture_bytes(1, &[Rec::new(T0_NS, b"a").encode()], None),
+    );
     let (_, e) = expect_err(&p, &OpenOptions::default());
     assert!(e.to_string().contains("does not fit in nanoseconds"), "{e}");
-    let p = write_tmp(dir.path(), "neg.dog", &capture_bytes(3, &[Rec::new(-5, b"a").encode()], Some(&[])));
+    let p = write_tmp(
+        dir.path(),
+        "neg.dog",
+        &capture_bytes(3, &[Rec::new(-5, b"a").encode()], Some(&[])),
+    );
     let (_, e) = expect_err(&p, &OpenOptions::default());
     assert!(e.to_string().contains("negative timestamp -5"), "{e}");
 }
@@ -435,7 +482,10 @@ fn killed_writer_leaves_every_flushed_record_readable() {
         assert_eq!(got, data);
         assert!(stats.truncated);
         if !compress {
-            assert_eq!(stats.truncated_at, Some(std::fs::metadata(&p).unwrap().len()));
+            assert_eq!(
+                stats.truncated_at,
+                Some(std::fs::metadata(&p).unwrap().len())
+            );
         }
     }
 }

@@ -91,7 +91,8 @@ pub fn open_capture(
         .map_err(|e| SourceError::io(path, e))?;
     let compressed = is_zstd(&magic[..n]);
     let src: Box<dyn Read + Send> = if compressed {
-        let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| SourceError::io(path, e))?;
+        let decoder =
+            zstd::stream::read::Decoder::new(file).map_err(|e| SourceError::io(path, e))?;
         Box::new(decoder)
     } else {
         Box::new(BufReader::with_capacity(64 << 10, file))
@@ -150,7 +151,9 @@ impl<R: Read> CaptureReader<R> {
         if !(1..=CAPTURE_VERSION).contains(&version) {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                what: format!("capture file version {version} (versions 1 to {CAPTURE_VERSION} are read)"),
+                what: format!(
+                    "capture file version {version} (versions 1 to {CAPTURE_VERSION} are read)"
+                ),
             });
         }
         stats.update(|s| {
@@ -199,7 +202,11 @@ impl<R: Read> CaptureReader<R> {
 
     /// Ends the stream on a cut: an error, or (with `allow_truncated`) a clean end that
     /// records where the complete part stops.
-    fn truncated(&mut self, at: Position, expected: String) -> Option<Result<Datagram, SourceError>> {
+    fn truncated(
+        &mut self,
+        at: Position,
+        expected: String,
+    ) -> Option<Result<Datagram, SourceError>> {
         self.done = true;
         if self.allow_truncated {
             self.stats.update(|s| {
@@ -286,7 +293,10 @@ impl<R: Read> CaptureReader<R> {
             );
         }
         self.buf.clear();
-        let got = match (&mut self.src).take(u64::from(len)).read_to_end(&mut self.buf) {
+        let got = match (&mut self.src)
+            .take(u64::from(len))
+            .read_to_end(&mut self.buf)
+        {
             Ok(got) => got,
             Err(e) => {
                 let e = self.read_error(e, at, "the rest of the record");
@@ -302,7 +312,12 @@ impl<R: Read> CaptureReader<R> {
         self.offset += u64::from(len);
         let msg = match UnixDogstatsdMsg::decode(&self.buf[..]) {
             Ok(m) => m,
-            Err(e) => return self.corrupt(at, format!("bad protobuf UnixDogstatsdMsg ({len} bytes): {e}")),
+            Err(e) => {
+                return self.corrupt(
+                    at,
+                    format!("bad protobuf UnixDogstatsdMsg ({len} bytes): {e}"),
+                )
+            }
         };
         let ts_ns = match self.timestamp_ns(msg.timestamp) {
             Ok(t) => t,
@@ -410,7 +425,9 @@ impl<R: Read> CaptureReader<R> {
         }
         let state = match TaggerState::decode(&tail[..body]) {
             Ok(s) => s,
-            Err(e) => return self.corrupt(at, format!("bad protobuf TaggerState ({len} bytes): {e}")),
+            Err(e) => {
+                return self.corrupt(at, format!("bad protobuf TaggerState ({len} bytes): {e}"))
+            }
         };
         self.offset += tail.len() as u64;
         let offset = self.offset;
@@ -533,7 +550,8 @@ impl CaptureWriter {
         let file = File::create(path).map_err(|e| SourceError::io(path, e))?;
         let out = BufWriter::with_capacity(64 << 10, file);
         let sink = if compress {
-            let enc = zstd::stream::write::Encoder::new(out, 3).map_err(|e| SourceError::io(path, e))?;
+            let enc =
+                zstd::stream::write::Encoder::new(out, 3).map_err(|e| SourceError::io(path, e))?;
             Sink::Zstd(enc)
         } else {
             Sink::Raw(out)
@@ -582,7 +600,9 @@ impl CaptureWriter {
         let payload_size = i32::try_from(d.payload.len())
             .ok()
             .filter(|&n| n as u32 <= MAX_RECORD_LEN - 64)
-            .ok_or_else(|| unrepresentable(format!("{}-byte payload is too large", d.payload.len())))?;
+            .ok_or_else(|| {
+                unrepresentable(format!("{}-byte payload is too large", d.payload.len()))
+            })?;
         let msg = UnixDogstatsdMsg {
             timestamp,
             payload_size,
@@ -648,7 +668,10 @@ mod tests {
         }
     }
 
-    fn read_all(path: &Path, allow_truncated: bool) -> (Vec<Result<Datagram, SourceError>>, StatsHandle) {
+    fn read_all(
+        path: &Path,
+        allow_truncated: bool,
+    ) -> (Vec<Result<Datagram, SourceError>>, StatsHandle) {
         let stats = StatsHandle::new();
         let r = open_capture(path, allow_truncated, stats.clone()).unwrap();
         (r.collect(), stats)

@@ -130,7 +130,9 @@ mod tests {
             assert_eq!(f.to_string(), f.name());
         }
         let err = "dog".parse::<InputFormat>().unwrap_err();
-        assert!(err.to_string().contains("capture, pcap, pcapng, jsonl, text"));
+        assert!(err
+            .to_string()
+            .contains("capture, pcap, pcapng, jsonl, text"));
     }
 
     #[test]

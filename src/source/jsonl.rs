@@ -88,7 +88,11 @@ pub struct JsonlSource {
 }
 
 impl JsonlSource {
-    pub fn open(path: &Path, allow_truncated: bool, stats: StatsHandle) -> Result<Self, SourceError> {
+    pub fn open(
+        path: &Path,
+        allow_truncated: bool,
+        stats: StatsHandle,
+    ) -> Result<Self, SourceError> {
         let file = File::open(path).map_err(|e| SourceError::io(path, e))?;
         Ok(JsonlSource {
             src: BufReader::with_capacity(256 << 10, file),
@@ -103,7 +107,11 @@ impl JsonlSource {
         })
     }
 
-    fn bad_line(&mut self, line_offset: u64, detail: String) -> Option<Result<Datagram, SourceError>> {
+    fn bad_line(
+        &mut self,
+        line_offset: u64,
+        detail: String,
+    ) -> Option<Result<Datagram, SourceError>> {
         self.done = true;
         Some(Err(SourceError::BadJsonLine {
             path: self.path.clone(),
@@ -240,9 +248,21 @@ mod tests {
     #[test]
     fn both_payload_forms() {
         let d = parse_line(br#"{"ts_ns": 5, "payload": "a:1|c"}"#).unwrap();
-        assert_eq!(d, Datagram { ts_ns: 5, payload: b"a:1|c".to_vec() });
+        assert_eq!(
+            d,
+            Datagram {
+                ts_ns: 5,
+                payload: b"a:1|c".to_vec()
+            }
+        );
         let d = parse_line(br#"{"ts_ns": 6, "payload_b64": "YToxfGM="}"#).unwrap();
-        assert_eq!(d, Datagram { ts_ns: 6, payload: b"a:1|c".to_vec() });
+        assert_eq!(
+            d,
+            Datagram {
+                ts_ns: 6,
+                payload: b"a:1|c".to_vec()
+            }
+        );
         assert!(parse_line(br#"{"ts_ns": 6}"#).is_err());
         assert!(parse_line(br#"{"ts_ns": -1, "payload": "x"}"#).is_err());
         assert!(parse_line(br#"{"ts_ns": 1, "payload": "x", "payload_b64": "eA=="}"#).is_err());
@@ -250,9 +270,15 @@ mod tests {
 
     #[test]
     fn format_picks_text_or_base64() {
-        let d = Datagram { ts_ns: 1, payload: b"a:1|c\n".to_vec() };
+        let d = Datagram {
+            ts_ns: 1,
+            payload: b"a:1|c\n".to_vec(),
+        };
         assert_eq!(format_line(&d), r#"{"ts_ns":1,"payload":"a:1|c\n"}"#);
-        let d = Datagram { ts_ns: 2, payload: vec![0xFF, 0x00] };
+        let d = Datagram {
+            ts_ns: 2,
+            payload: vec![0xFF, 0x00],
+        };
         assert_eq!(format_line(&d), r#"{"ts_ns":2,"payload_b64":"/wA="}"#);
         assert_eq!(parse_line(format_line(&d).as_bytes()).unwrap(), d);
     }

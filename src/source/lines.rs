@@ -22,9 +22,7 @@ pub(crate) enum LineRead {
 /// Reads the next line into `buf` (cleared first), without its `\n`.
 pub(crate) fn read_line(src: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<LineRead> {
     buf.clear();
-    let n = src
-        .take(MAX_LINE_LEN as u64 + 1)
-        .read_until(b'\n', buf)?;
+    let n = src.take(MAX_LINE_LEN as u64 + 1).read_until(b'\n', buf)?;
     if n == 0 {
         return Ok(LineRead::End);
     }

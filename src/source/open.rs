@@ -19,7 +19,7 @@ use super::text::TextSource;
 use super::{Datagram, SourceKind};
 
 /// How to open a source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpenOptions {
     /// Forced format (`--input-format`); `None` detects it from the first bytes.
     pub format: Option<InputFormat>,
@@ -30,17 +30,6 @@ pub struct OpenOptions {
     pub allow_truncated: bool,
     /// Text: datagrams per second (datagram *i* at *i* / rate s); `None`: all at t = 0.
     pub text_rate: Option<f64>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            format: None,
-            port: PortFilter::default(),
-            allow_truncated: false,
-            text_rate: None,
-        }
-    }
 }
 
 /// The stream of datagrams of a source.
@@ -109,7 +98,11 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<OpenedSource, SourceError
         }
         InputFormat::Jsonl => {
             let r = JsonlSource::open(path, opts.allow_truncated, stats.clone())?;
-            (SourceKind::Jsonl, format!("JSON lines {shown}"), Box::new(r))
+            (
+                SourceKind::Jsonl,
+                format!("JSON lines {shown}"),
+                Box::new(r),
+            )
         }
         InputFormat::Text => {
             let r = TextSource::open(path, opts.text_rate, stats.clone())?;

@@ -199,7 +199,10 @@ fn link_to_l3(link: u32, data: &[u8]) -> L3<'_> {
 
 /// What one packet turned out to be.
 enum Outcome {
-    Datagram { payload: Vec<u8>, reassembled: bool },
+    Datagram {
+        payload: Vec<u8>,
+        reassembled: bool,
+    },
     NonUdp,
     OtherPort,
     Malformed,
@@ -342,8 +345,42 @@ fn ip16(b: &[u8]) -> [u8; 16] {
     out
 }
 
+/// The fields of an IPv6 fragment header that really fragments its packet.
+struct V6Frag {
+    offset: usize,
+    more: bool,
+    id: u32,
+}
+
+fn ipv6_fragment(v6: &etherparse::Ipv6Slice<'_>) -> Option<V6Frag> {
+    let raw = v6
+        .extensions()
+        .clone()
+        .into_iter()
+        .find_map(|ext| match ext {
+            etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.slice()),
+            _ => None,
+        })?;
+    // Next header (1), reserved (1), offset in 8-byte units (13 bits) | reserved (2) | M (1),
+    // identification (4).
+    let word = u16::from_be_bytes([raw[2], raw[3]]);
+    let frag = V6Frag {
+        offset: usize::from(word & 0xFFF8),
+        more: word & 1 == 1,
+        id: u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]),
+    };
+    // An "atomic fragment" (offset 0, no more) holds a whole datagram.
+    (frag.offset != 0 || frag.more).then_some(frag)
+}
+
 /// Classifies a complete (not snap-length-cut) frame.
-fn classify(l3: L3<'_>, port: PortFilter, ts: u64, defrag: &mut Defrag, frags: &mut u64) -> Outcome {
+fn classify(
+    l3: L3<'_>,
+    port: PortFilter,
+    ts: u64,
+    defrag: &mut Defrag,
+    frags: &mut u64,
+) -> Outcome {
     let sliced = match l3 {
         L3::Ethernet(d) => SlicedPacket::from_ethernet(d),
         L3::EtherType(et, d) => SlicedPacket::from_ether_type(et, d),
@@ -375,30 +412,26 @@ fn classify(l3: L3<'_>, port: PortFilter, ts: u64, defrag: &mut Defrag, frags: &
                 None => Outcome::Fragment,
             };
         }
-        Some(NetSlice::Ipv6(v6)) if v6.payload().fragmented => {
-            *frags += 1;
-            if v6.payload().ip_number != IpNumber::UDP {
-                return Outcome::NonUdp;
+        Some(NetSlice::Ipv6(v6)) => {
+            // etherparse 0.16 misreads the offset and M flag of the IPv6 fragment header
+            // (fixed upstream later), so the header is read here from its raw bytes.
+            if let Some(frag) = ipv6_fragment(v6) {
+                *frags += 1;
+                if v6.payload().ip_number != IpNumber::UDP {
+                    return Outcome::NonUdp;
+                }
+                let h = v6.header();
+                let key = FragKey {
+                    src: h.source(),
+                    dst: h.destination(),
+                    id: frag.id,
+                    v6: true,
+                };
+                return match defrag.add(key, frag.offset, frag.more, v6.payload().payload, ts) {
+                    Some(buf) => udp_from_reassembled(buf, port),
+                    None => Outcome::Fragment,
+                };
             }
-            let frag = v6.extensions().clone().into_iter().find_map(|ext| match ext {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.to_header()),
-                _ => None,
-            });
-            let Some(frag) = frag else {
-                return Outcome::Malformed;
-            };
-            let h = v6.header();
-            let key = FragKey {
-                src: h.source(),
-                dst: h.destination(),
-                id: frag.identification,
-                v6: true,
-            };
-            let offset = usize::from(frag.fragment_offset.byte_offset());
-            return match defrag.add(key, offset, frag.more_fragments, v6.payload().payload, ts) {
-                Some(buf) => udp_from_reassembled(buf, port),
-                None => Outcome::Fragment,
-            };
         }
         Some(_) => {}
     }
@@ -556,7 +589,11 @@ fn read_more(src: &mut impl Read, buf: &mut Vec<u8>, n: u64) -> Result<Result<()
 /// Reads one pcapng block into `buf` (cleared first). A section header block sets
 /// `big_endian` from its byte-order magic.
 /// `None` when a whole block was read.
-fn read_ng_block(src: &mut impl Read, buf: &mut Vec<u8>, big_endian: &mut bool) -> Option<ReadStop> {
+fn read_ng_block(
+    src: &mut impl Read,
+    buf: &mut Vec<u8>,
+    big_endian: &mut bool,
+) -> Option<ReadStop> {
     buf.clear();
     match read_more(src, buf, 8) {
         Err(e) => return Some(ReadStop::Io(e)),
@@ -610,7 +647,17 @@ fn read_ng_block(src: &mut impl Read, buf: &mut Vec<u8>, big_endian: &mut bool) 
 }
 
 impl PcapSource {
-    fn new(inner: Inner, src: BufReader<File>, path: &Path, port: PortFilter, allow_truncated: bool, stats: StatsHandle, offset: u64, index: u64) -> Self {
+    /// `start`: offset and index of the first record / block after the file header.
+    fn new(
+        inner: Inner,
+        src: BufReader<File>,
+        path: &Path,
+        port: PortFilter,
+        allow_truncated: bool,
+        stats: StatsHandle,
+        start: (u64, u64),
+    ) -> Self {
+        let (offset, index) = start;
         stats.update(|s| {
             s.bytes_read = offset;
             s.records_read = index;
@@ -673,7 +720,15 @@ impl PcapSource {
             nanos: h.ts_resolution == TsResolution::NanoSecond,
             big_endian: h.endianness == Endianness::Big,
         };
-        Ok(Self::new(inner, src, path, port, allow_truncated, stats, 24, 0))
+        Ok(Self::new(
+            inner,
+            src,
+            path,
+            port,
+            allow_truncated,
+            stats,
+            (24, 0),
+        ))
     }
 
     /// Opens a pcapng file and reads its first section header.
@@ -722,7 +777,15 @@ impl PcapSource {
             ifaces: Vec::new(),
             last_ts: 0,
         };
-        Ok(Self::new(inner, src, path, port, allow_truncated, stats, offset, 1))
+        Ok(Self::new(
+            inner,
+            src,
+            path,
+            port,
+            allow_truncated,
+            stats,
+            (offset, 1),
+        ))
     }
 
     /// A short description: format, link type, timestamp resolution.

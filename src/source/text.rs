@@ -39,7 +39,9 @@ impl TextSource {
             if !(r.is_finite() && r > 0.0) {
                 return Err(SourceError::InvalidOption {
                     path: path.to_path_buf(),
-                    detail: format!("text rate must be a positive number of datagrams per second, got {r}"),
+                    detail: format!(
+                        "text rate must be a positive number of datagrams per second, got {r}"
+                    ),
                 });
             }
         }
@@ -93,7 +95,9 @@ impl Iterator for TextSource {
                     return Some(Err(SourceError::Corrupt {
                         path: self.path.clone(),
                         at: super::Position::at("line", self.line, line_offset),
-                        detail: format!("line longer than {MAX_LINE_LEN} bytes (is this a text file?)"),
+                        detail: format!(
+                            "line longer than {MAX_LINE_LEN} bytes (is this a text file?)"
+                        ),
                         datagrams_before: self.datagrams,
                     }));
                 }

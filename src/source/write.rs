@@ -185,7 +185,10 @@ mod tests {
     fn format_from_file_name() {
         let f = |s: &str| OutputFormat::from_path(Path::new(s));
         assert_eq!(f("a.dog"), Some(OutputFormat::Capture { compress: false }));
-        assert_eq!(f("a.dog.zst"), Some(OutputFormat::Capture { compress: true }));
+        assert_eq!(
+            f("a.dog.zst"),
+            Some(OutputFormat::Capture { compress: true })
+        );
         assert_eq!(f("a.zstd"), Some(OutputFormat::Capture { compress: true }));
         assert_eq!(f("A.ZST"), Some(OutputFormat::Capture { compress: true }));
         assert_eq!(f("x/a.pcap"), Some(OutputFormat::Pcap));

@@ -107,7 +107,13 @@ pub fn capture_bytes(version: u8, records: &[Vec<u8>], state: Option<&[u8]>) -> 
 }
 
 /// A `TaggerState` with one pid → container id and one entity for it (low-cardinality tags).
-pub fn tagger_state_bytes(pid: i32, container: &str, prefix: &str, uid: &str, tags: &[&str]) -> Vec<u8> {
+pub fn tagger_state_bytes(
+    pid: i32,
+    container: &str,
+    prefix: &str,
+    uid: &str,
+    tags: &[&str],
+) -> Vec<u8> {
     let mut entity_id = Vec::new();
     field_bytes(1, prefix.as_bytes(), &mut entity_id);
     field_bytes(2, uid.as_bytes(), &mut entity_id);
