@@ -2,7 +2,28 @@
 //! JSON lines, text) and seeded generated traffic. Every source yields [`Datagram`]s in arrival
 //! order, streaming, with the arrival time that the virtual clock of the pipeline will use.
 
+pub mod capture;
+pub mod capture_proto;
+pub mod detect;
+pub mod error;
 pub mod generate;
+pub mod jsonl;
+mod lines;
+pub mod open;
+pub mod packet;
+pub mod pcap;
+pub mod pcap_write;
+pub mod stats;
+pub mod text;
+pub mod write;
+
+pub use capture::{CaptureReader, CaptureWriter};
+pub use detect::{detect, InputFormat};
+pub use error::{Position, SourceError};
+pub use open::{detect_file, open, DatagramIter, OpenOptions, OpenedSource};
+pub use pcap::{write_pcap, LinkType, PortFilter};
+pub use stats::{CaptureInfo, ReadStats, StatsHandle};
+pub use write::{write_datagrams, DatagramWriter, OutputFormat};
 
 use serde::{Deserialize, Serialize};
 
