@@ -184,6 +184,10 @@ pub struct SourceInfo {
     pub packets: u64,
     pub lines: u64,
     pub samples: u64,
+    /// For a truncated file read with `--allow-truncated`: the byte offset where the readable
+    /// part ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

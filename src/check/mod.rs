@@ -77,6 +77,7 @@ pub fn survey(opener: &dyn StreamOpener, config: &PipelineConfig) -> Result<(Str
         packets: shape.datagrams,
         lines,
         samples,
+        truncated_at: None,
     };
     Ok((shape, info))
 }

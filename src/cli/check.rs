@@ -123,7 +123,10 @@ pub fn run(args: CheckArgs, _color: ColorArg) -> anyhow::Result<i32> {
         Err(e) => return usage(e),
     };
     let report = match run_check(&plan, &source, &mut |_| {}) {
-        Ok(r) => r,
+        Ok(mut r) => {
+            r.source.truncated_at = source.read_stats().and_then(|s| s.truncated_at);
+            r
+        }
         Err(CheckError::Input(e)) => {
             eprintln!("Error: {e}");
             return Ok(crate::exit::INPUT);

@@ -2,8 +2,10 @@
 
 use crate::check::{Stream, StreamError, StreamOpener};
 use crate::source::generate::{self, GeneratorConfig};
+use crate::source::{open, InputFormat, OpenOptions, PortFilter, ReadStats, StatsHandle};
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
@@ -14,11 +16,33 @@ pub struct SourceArgs {
     /// Generator settings from a TOML or JSON file (unknown keys rejected).
     #[arg(long, value_name = "FILE", conflicts_with = "source")]
     pub generator: Option<PathBuf>,
+
+    /// Force the input format instead of detecting it: capture, pcap, pcapng, jsonl, text.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+
+    /// pcap/pcapng: the DogStatsD UDP port, or `any`.
+    #[arg(long, default_value = "8125")]
+    pub port: PortFilter,
+
+    /// Keep what was read of a truncated file (the report says how far it was read).
+    #[arg(long)]
+    pub allow_truncated: bool,
+
+    /// Text sources: datagrams per second of stream time (default: all at t=0).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
 }
 
 /// What SOURCE names.
 pub enum SourceSpec {
     Generated(GeneratorConfig),
+    File {
+        path: PathBuf,
+        options: OpenOptions,
+        /// The read counters of the last opening, for the report.
+        last: Mutex<Option<StatsHandle>>,
+    },
 }
 
 impl SourceArgs {
@@ -28,10 +52,34 @@ impl SourceArgs {
         if let Some(path) = &self.generator {
             return Ok(SourceSpec::Generated(GeneratorConfig::from_file(path).map_err(usage)?));
         }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(super::UsageError(format!("invalid --rate {r}: must be > 0")));
+            }
+        }
         match self.source.as_deref() {
             None => Ok(SourceSpec::Generated(GeneratorConfig::default())),
             Some(s) if s.starts_with("gen:") => Ok(SourceSpec::Generated(GeneratorConfig::from_spec(s).map_err(usage)?)),
-            Some(other) => Err(super::UsageError(format!("file sources are not supported yet: {other}"))),
+            Some(path) => Ok(SourceSpec::File {
+                path: PathBuf::from(path),
+                options: OpenOptions {
+                    format: self.input_format,
+                    port: self.port,
+                    allow_truncated: self.allow_truncated,
+                    text_rate: self.rate,
+                },
+                last: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl SourceSpec {
+    /// The read counters of the last opening of a file source.
+    pub fn read_stats(&self) -> Option<ReadStats> {
+        match self {
+            SourceSpec::File { last, .. } => last.lock().ok()?.as_ref().map(StatsHandle::snapshot),
+            SourceSpec::Generated(_) => None,
         }
     }
 }
@@ -40,18 +88,35 @@ impl StreamOpener for SourceSpec {
     fn open(&self) -> Result<Stream<'_>, StreamError> {
         match self {
             SourceSpec::Generated(c) => Ok(Box::new(generate::generate(c).map(Ok))),
+            SourceSpec::File { path, options, last } => {
+                let opened = open(path, options)?;
+                if let Ok(mut l) = last.lock() {
+                    *l = Some(opened.stats.clone());
+                }
+                Ok(Box::new(opened.datagrams.map(|d| d.map_err(StreamError::from))))
+            }
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             SourceSpec::Generated(_) => "generated",
+            SourceSpec::File { path, options, .. } => {
+                let format = options.format.or_else(|| crate::source::detect_file(path).ok());
+                match format {
+                    Some(InputFormat::Capture) => "capture",
+                    Some(InputFormat::Pcap) | Some(InputFormat::Pcapng) => "pcap",
+                    Some(InputFormat::Jsonl) => "jsonl",
+                    _ => "text",
+                }
+            }
         }
     }
 
     fn description(&self) -> String {
         match self {
             SourceSpec::Generated(c) => c.to_string(),
+            SourceSpec::File { path, .. } => path.display().to_string(),
         }
     }
 }
