@@ -8,11 +8,12 @@
 mod event;
 mod lines;
 mod metric;
+mod number;
 mod reject;
 mod service_check;
 mod types;
 
-pub use event::parse_event;
+pub use event::{parse_event, unescape_event_text};
 pub use lines::{classify, split_lines, LineKind};
 pub use metric::parse_metric;
 pub use reject::{rejected_line_type, RejectReason};

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// The six metric types of the DogStatsD protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricType {
     /// `c`
@@ -87,13 +89,15 @@ pub struct MetricLine<'a> {
     pub metric_type: MetricType,
     /// The raw value field (`1:2:3`), already validated; iterate with [`MetricLine::values`].
     pub raw_values: &'a str,
-    /// Number of values in `raw_values` (≥ 1).
+    /// Number of values in `raw_values` (≥ 1; empty segments not counted; 1 for sets).
     pub value_count: usize,
-    /// `@rate`, 1.0 when absent; always in (0, 1].
+    /// `@rate`, 1.0 when absent. As sent: like the reference, the parser only checks that it is
+    /// a number, not that it is in (0, 1] (0, negative, > 1 and even NaN/∞ are kept); the
+    /// samplers apply the reference's arithmetic to it.
     pub sample_rate: f64,
     /// The raw tag field after `#` (comma-separated), empty when absent; iterate with [`MetricLine::tags`].
     pub raw_tags: &'a str,
-    /// `|T<unix seconds>`.
+    /// `|T<unix seconds>`, always ≥ 1.
     pub timestamp: Option<i64>,
     /// `|c:<container id>`.
     pub container_id: Option<&'a str>,
@@ -105,15 +109,21 @@ pub struct MetricLine<'a> {
 
 impl<'a> MetricLine<'a> {
     /// The values of the line, in order. Only valid lines are constructed, so this never fails.
+    ///
+    /// A set has exactly one value, the whole raw field (`user:a:b|s` is the member `a:b`):
+    /// the reference does not split set values. Numeric values skip empty segments (`1::2` is
+    /// two values), as the reference does.
     pub fn values(&self) -> impl Iterator<Item = MetricValue<'a>> + 'a {
-        let set = self.metric_type == MetricType::Set;
-        self.raw_values.split(':').map(move |v| {
-            if set {
-                MetricValue::Set(v)
-            } else {
-                MetricValue::Number(v.parse::<f64>().unwrap_or(f64::NAN))
-            }
-        })
+        let (set, numbers) = if self.metric_type == MetricType::Set {
+            (Some(MetricValue::Set(self.raw_values)), "")
+        } else {
+            (None, self.raw_values)
+        };
+        let numbers = numbers
+            .split(':')
+            .filter(|v| !v.is_empty())
+            .map(|v| MetricValue::Number(super::number::parse_go_float(v).unwrap_or(f64::NAN)));
+        set.into_iter().chain(numbers)
     }
 
     /// The tags of the line, in the order sent (empty tags skipped).
@@ -126,15 +136,21 @@ impl<'a> MetricLine<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventLine<'a> {
     pub title: &'a str,
-    /// The text as sent (`\\n` escapes not yet expanded).
+    /// The text as sent (`\\n` escapes not yet expanded; see `unescape_event_text`).
     pub text: &'a str,
     pub timestamp: Option<i64>,
     pub hostname: Option<&'a str>,
     pub aggregation_key: Option<&'a str>,
+    /// `normal` or `low`; `None` when absent or invalid (the agent then uses `normal`).
     pub priority: Option<&'a str>,
     pub source_type: Option<&'a str>,
+    /// `error`, `warning`, `info` or `success`; `None` when absent or invalid (agent: `info`).
     pub alert_type: Option<&'a str>,
     pub raw_tags: &'a str,
+    /// The header lengths do not line up with the `|` separators (typically a client that
+    /// counted UTF-16 units): the agent still accepts the event, with title and text cut at
+    /// the byte lengths given, and so do we.
+    pub length_mismatch: bool,
 }
 
 /// A parsed service-check line (`_sc|…`).
