@@ -102,7 +102,7 @@ impl Worker {
                     let ctx = Context::new(e.title, protocol::split_tags(e.raw_tags), e.hostname.unwrap_or(&self.hostname));
                     self.batcher.append_event(EventItem {
                         title: e.title.to_string(),
-                        text: e.text.replace("\\n", "\n"),
+                        text: protocol::unescape_event_text(e.text).into_owned(),
                         ts: e.timestamp.unwrap_or_else(|| secs(segment.ts_ns)),
                         host: ctx.host,
                         tags: ctx.tags,
