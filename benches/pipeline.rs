@@ -18,7 +18,10 @@ fn workload() -> Vec<Datagram> {
 
 fn parser(c: &mut Criterion) {
     let datagrams = workload();
-    let lines: u64 = datagrams.iter().map(|d| protocol::split_lines(&d.payload).count() as u64).sum();
+    let lines: u64 = datagrams
+        .iter()
+        .map(|d| protocol::split_lines(&d.payload).count() as u64)
+        .sum();
     let mut g = c.benchmark_group("parser");
     g.throughput(Throughput::Elements(lines));
     g.bench_function("parse_lines", |b| {
@@ -37,28 +40,44 @@ fn parser(c: &mut Criterion) {
 
 fn pipeline(c: &mut Criterion) {
     let datagrams = workload();
-    let config = PipelineConfig { workers: 2, ..PipelineConfig::default() };
+    let config = PipelineConfig {
+        workers: 2,
+        ..PipelineConfig::default()
+    };
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(datagrams.len() as u64));
     g.sample_size(20);
     for flag in [false, true] {
-        let settings = StopSettings { flush_incomplete_buckets: flag, batcher_drain: BatcherDrain::Auto };
-        g.bench_with_input(BenchmarkId::new("run", if flag { "flag_on" } else { "flag_off" }), &settings, |b, s| {
-            b.iter(|| {
-                let r = run::<_, std::convert::Infallible>(
-                    &config,
-                    *s,
-                    ListenerKind::Udp,
-                    datagrams.iter().cloned().map(Ok),
-                    StopPoint { max_datagrams: u64::MAX, at_ns: None },
-                    &mut |_, _| {},
-                )
-                .unwrap();
-                black_box(r.flushed.len())
-            })
-        });
+        let settings = StopSettings {
+            flush_incomplete_buckets: flag,
+            batcher_drain: BatcherDrain::Auto,
+        };
+        g.bench_with_input(
+            BenchmarkId::new("run", if flag { "flag_on" } else { "flag_off" }),
+            &settings,
+            |b, s| {
+                b.iter(|| {
+                    let r = run::<_, std::convert::Infallible>(
+                        &config,
+                        *s,
+                        ListenerKind::Udp,
+                        datagrams.iter().cloned().map(Ok),
+                        StopPoint {
+                            max_datagrams: u64::MAX,
+                            at_ns: None,
+                        },
+                        &mut |_, _| {},
+                    )
+                    .unwrap();
+                    black_box(r.flushed.len())
+                })
+            },
+        );
     }
-    let settings = StopSettings { flush_incomplete_buckets: true, batcher_drain: BatcherDrain::Auto };
+    let settings = StopSettings {
+        flush_incomplete_buckets: true,
+        batcher_drain: BatcherDrain::Auto,
+    };
     g.bench_function("run_and_verify", |b| {
         b.iter(|| {
             let mut ledger = Ledger::default();
@@ -67,11 +86,29 @@ fn pipeline(c: &mut Criterion) {
                 settings,
                 ListenerKind::Udp,
                 datagrams.iter().cloned().map(Ok),
-                StopPoint { max_datagrams: u64::MAX, at_ns: None },
-                &mut |id, d| ledger.record(id, d.ts_ns, &d.payload, config.buffer_size, &config.hostname),
+                StopPoint {
+                    max_datagrams: u64::MAX,
+                    at_ns: None,
+                },
+                &mut |id, d| {
+                    ledger.record(
+                        id,
+                        d.ts_ns,
+                        &d.payload,
+                        config.buffer_size,
+                        &config.hostname,
+                    )
+                },
             )
             .unwrap();
-            let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &config);
+            let v = verify::verify(
+                &ledger,
+                &r.flushed,
+                &r.counters,
+                &r.losses,
+                &HashSet::new(),
+                &config,
+            );
             black_box(v.counts.flushed)
         })
     });

@@ -75,7 +75,8 @@ pub fn inspect(stream: Stream<'_>, buffer_size: usize) -> Result<Inspection, Str
                         .or_insert_with(|| Rejection {
                             reason: reason.as_str(),
                             count: 0,
-                            example: String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned(),
+                            example: String::from_utf8_lossy(&line[..line.len().min(200)])
+                                .into_owned(),
                         })
                         .count += 1;
                 }
@@ -93,17 +94,29 @@ pub fn render(r: &Inspection, source: &str) -> String {
     let span = r.last_ts_ns.saturating_sub(r.first_ts_ns) as f64 / 1e9;
     let _ = writeln!(s, "source          {source}");
     let _ = writeln!(s, "datagrams       {}", r.datagrams);
-    let _ = writeln!(s, "bytes           {} (largest datagram {} bytes, {} over the read buffer)", r.bytes, r.largest_datagram, r.oversize_datagrams);
+    let _ = writeln!(
+        s,
+        "bytes           {} (largest datagram {} bytes, {} over the read buffer)",
+        r.bytes, r.largest_datagram, r.oversize_datagrams
+    );
     let _ = writeln!(s, "time span       {span:.3} s");
     let _ = writeln!(s, "lines           {} ({} rejected)", r.lines, r.rejected);
-    let by_type: Vec<String> = r.metrics_by_type.iter().map(|(t, n)| format!("{t}={n}")).collect();
+    let by_type: Vec<String> = r
+        .metrics_by_type
+        .iter()
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect();
     let _ = writeln!(s, "metric lines    {}", by_type.join(" "));
     let _ = writeln!(s, "samples         {}", r.samples);
     let _ = writeln!(s, "events          {}", r.events);
     let _ = writeln!(s, "service checks  {}", r.service_checks);
     let _ = writeln!(s, "contexts        {}", r.contexts);
     for rej in &r.rejections {
-        let _ = writeln!(s, "rejected        {} × {}  e.g. {:?}", rej.count, rej.reason, rej.example);
+        let _ = writeln!(
+            s,
+            "rejected        {} × {}  e.g. {:?}",
+            rej.count, rej.reason, rej.example
+        );
     }
     s
 }

@@ -24,7 +24,13 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Stage::Socket, Stage::Queue, Stage::Batcher, Stage::OpenBucket, Stage::ContextLimit];
+    pub const ALL: [Stage; 5] = [
+        Stage::Socket,
+        Stage::Queue,
+        Stage::Batcher,
+        Stage::OpenBucket,
+        Stage::ContextLimit,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -65,7 +71,9 @@ impl std::str::FromStr for Expectation {
             "zero-loss" => Ok(Expectation::ZeroLoss),
             "loss" => Ok(Expectation::Loss),
             "any" => Ok(Expectation::Any),
-            o => Err(format!("invalid expectation '{o}' (expected zero-loss, loss or any)")),
+            o => Err(format!(
+                "invalid expectation '{o}' (expected zero-loss, loss or any)"
+            )),
         }
     }
 }
@@ -120,7 +128,10 @@ impl Counts {
         let by_stage: u64 = self.lost_by_stage.values().sum();
         self.sent == self.rejected + self.flushed + self.lost
             && self.lost == by_stage
-            && self.by_type.values().all(|t| t.sent == t.rejected + t.flushed + t.lost)
+            && self
+                .by_type
+                .values()
+                .all(|t| t.sent == t.rejected + t.flushed + t.lost)
             && self.by_type.values().map(|t| t.sent).sum::<u64>() == self.sent
     }
 }
@@ -198,7 +209,10 @@ pub struct ToolInfo {
 
 impl Default for ToolInfo {
     fn default() -> Self {
-        ToolInfo { name: "lastbucket", version: env!("CARGO_PKG_VERSION") }
+        ToolInfo {
+            name: "lastbucket",
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 

@@ -29,11 +29,19 @@ fn ts_ms(i: u64) -> u64 {
 }
 
 fn stream() -> Vec<Datagram> {
-    (0..COUNT).map(|i| Datagram { ts_ns: ts_ms(i) * NANOS_PER_MS, payload: payload(i) }).collect()
+    (0..COUNT)
+        .map(|i| Datagram {
+            ts_ns: ts_ms(i) * NANOS_PER_MS,
+            payload: payload(i),
+        })
+        .collect()
 }
 
 fn settings(flag: bool, drain: BatcherDrain) -> StopSettings {
-    StopSettings { flush_incomplete_buckets: flag, batcher_drain: drain }
+    StopSettings {
+        flush_incomplete_buckets: flag,
+        batcher_drain: drain,
+    }
 }
 
 fn go(config: &PipelineConfig, s: StopSettings) -> (RunResult, Ledger) {
@@ -43,15 +51,29 @@ fn go(config: &PipelineConfig, s: StopSettings) -> (RunResult, Ledger) {
         s,
         ListenerKind::Udp,
         stream().into_iter().map(Ok),
-        StopPoint { max_datagrams: u64::MAX, at_ns: None },
-        &mut |id, d| ledger.record(id, d.ts_ns, &d.payload, config.buffer_size, &config.hostname),
+        StopPoint {
+            max_datagrams: u64::MAX,
+            at_ns: None,
+        },
+        &mut |id, d| {
+            ledger.record(
+                id,
+                d.ts_ns,
+                &d.payload,
+                config.buffer_size,
+                &config.hostname,
+            )
+        },
     )
     .unwrap();
     (r, ledger)
 }
 
 fn config() -> PipelineConfig {
-    PipelineConfig { workers: 2, ..PipelineConfig::default() }
+    PipelineConfig {
+        workers: 2,
+        ..PipelineConfig::default()
+    }
 }
 
 /// Datagrams still in the assembler at stop: the assembler and packets-buffer tickers fire every
@@ -73,9 +95,19 @@ fn in_last_bucket() -> u64 {
 #[test]
 fn flag_on_with_drain_flushes_every_sample() {
     let (r, ledger) = go(&config(), settings(true, BatcherDrain::Auto));
-    assert!(held_datagrams() > 0, "the stream must leave datagrams held at stop");
+    assert!(
+        held_datagrams() > 0,
+        "the stream must leave datagrams held at stop"
+    );
     assert_eq!(r.held_at_stop.0 as u64, held_datagrams());
-    let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &config());
+    let v = verify::verify(
+        &ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        &config(),
+    );
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     assert_eq!(v.counts.sent, COUNT * SAMPLES_PER_DATAGRAM);
     assert_eq!(v.counts.lost, 0);
@@ -99,26 +131,51 @@ fn flag_on_with_drain_flushes_every_sample() {
 #[test]
 fn flag_off_drops_the_open_bucket_and_the_undrained_queue() {
     let (r, ledger) = go(&config(), settings(false, BatcherDrain::Auto));
-    let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &config());
+    let v = verify::verify(
+        &ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        &config(),
+    );
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     let held = held_datagrams();
     assert_eq!(r.counters.queue.datagrams_dropped, held);
     assert_eq!(v.counts.lost_by_stage["queue"], held * SAMPLES_PER_DATAGRAM);
     // The open bucket holds every sample of the last bucket that was not lost in the queue.
-    assert_eq!(v.counts.lost_by_stage["open_bucket"], (in_last_bucket() - held) * SAMPLES_PER_DATAGRAM);
-    assert_eq!(r.counters.open_bucket_samples_dropped, (in_last_bucket() - held) * SAMPLES_PER_DATAGRAM);
+    assert_eq!(
+        v.counts.lost_by_stage["open_bucket"],
+        (in_last_bucket() - held) * SAMPLES_PER_DATAGRAM
+    );
+    assert_eq!(
+        r.counters.open_bucket_samples_dropped,
+        (in_last_bucket() - held) * SAMPLES_PER_DATAGRAM
+    );
     assert_eq!(v.counts.lost, in_last_bucket() * SAMPLES_PER_DATAGRAM);
     // And the flushed output has no point in the last bucket.
     let last_bucket = ((ts_ms(COUNT - 1) / 1000) as i64 / 10) * 10;
-    assert!(rate_points(&r.flushed, "c1").keys().all(|ts| *ts < last_bucket));
+    assert!(rate_points(&r.flushed, "c1")
+        .keys()
+        .all(|ts| *ts < last_bucket));
 }
 
 #[test]
 fn flag_on_without_drain_loses_the_queue_but_flushes_the_open_bucket() {
     let (r, ledger) = go(&config(), settings(true, BatcherDrain::Never));
-    let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &config());
+    let v = verify::verify(
+        &ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        &config(),
+    );
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
-    assert_eq!(v.counts.lost_by_stage["queue"], held_datagrams() * SAMPLES_PER_DATAGRAM);
+    assert_eq!(
+        v.counts.lost_by_stage["queue"],
+        held_datagrams() * SAMPLES_PER_DATAGRAM
+    );
     assert_eq!(v.counts.lost_by_stage["open_bucket"], 0);
     assert_eq!(v.counts.lost, held_datagrams() * SAMPLES_PER_DATAGRAM);
 }
@@ -126,16 +183,36 @@ fn flag_on_without_drain_loses_the_queue_but_flushes_the_open_bucket() {
 #[test]
 fn queued_batches_are_drained_or_dropped() {
     // Batches wait 250 ms in the queue: at stop the last ~2-3 ticks' batches are still queued.
-    let cfg = PipelineConfig { queue_latency_ms: 250, ..config() };
+    let cfg = PipelineConfig {
+        queue_latency_ms: 250,
+        ..config()
+    };
     let (r, ledger) = go(&cfg, settings(true, BatcherDrain::Never));
     assert!(r.held_at_stop.2 > 0, "batches must be queued at stop");
-    let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &cfg);
+    let v = verify::verify(
+        &ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        &cfg,
+    );
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     assert!(v.counts.lost_by_stage["queue"] > held_datagrams() * SAMPLES_PER_DATAGRAM);
     let (r, ledger) = go(&cfg, settings(true, BatcherDrain::Auto));
-    let v = verify::verify(&ledger, &r.flushed, &r.counters, &r.losses, &HashSet::new(), &cfg);
+    let v = verify::verify(
+        &ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        &cfg,
+    );
     assert_eq!(v.counts.lost, 0);
-    assert_eq!(r.counters.queue.batches_drained as usize, r.held_at_stop.2 + 1);
+    assert_eq!(
+        r.counters.queue.batches_drained as usize,
+        r.held_at_stop.2 + 1
+    );
 }
 
 #[test]
@@ -143,7 +220,11 @@ fn same_output_with_any_worker_and_shard_count() {
     let mut outputs = Vec::new();
     for workers in [1, 2, 4] {
         for shards in [1, 2] {
-            let cfg = PipelineConfig { workers, pipeline_count: shards, ..PipelineConfig::default() };
+            let cfg = PipelineConfig {
+                workers,
+                pipeline_count: shards,
+                ..PipelineConfig::default()
+            };
             for flag in [true, false] {
                 let (r, _) = go(&cfg, settings(flag, BatcherDrain::Auto));
                 outputs.push(((flag), totals(&r.flushed)));
@@ -184,7 +265,10 @@ fn totals(items: &[FlushedItem]) -> BTreeMap<(String, Vec<String>, i64), String>
                 }
             }
             FlushedItem::Sketch(k) => {
-                m.insert((k.metric.clone(), k.tags.clone(), k.ts), format!("{} {:.9} {} {}", k.count, k.sum, k.min, k.max));
+                m.insert(
+                    (k.metric.clone(), k.tags.clone(), k.ts),
+                    format!("{} {:.9} {} {}", k.count, k.sum, k.min, k.max),
+                );
             }
             _ => {}
         }

@@ -24,12 +24,19 @@ fn sample(name: &str, t: MetricType, v: f64, rate: f64, at_ms: i64) -> Sample {
         sample_rate: rate,
         arrival_ns: (T0 * 1000 + at_ms) as u64 * 1_000_000,
         timestamp: None,
-        id: SampleId { datagram: 0, line: 0, value: 0 },
+        id: SampleId {
+            datagram: 0,
+            line: 0,
+            value: 0,
+        },
     }
 }
 
 fn set_sample(name: &str, v: &str, at_ms: i64) -> Sample {
-    Sample { value: SampleValue::Set(v.into()), ..sample(name, MetricType::Set, 0.0, 1.0, at_ms) }
+    Sample {
+        value: SampleValue::Set(v.into()),
+        ..sample(name, MetricType::Set, 0.0, 1.0, at_ms)
+    }
 }
 
 /// (metric, type, ts, value) of every series point.
@@ -37,7 +44,12 @@ fn points(items: &[FlushedItem]) -> Vec<(String, SeriesType, i64, f64)> {
     let mut out: Vec<_> = items
         .iter()
         .filter_map(|i| match i {
-            FlushedItem::Series(s) => Some(s.points.iter().map(|p| (s.metric.clone(), s.series_type, p.0, p.1)).collect::<Vec<_>>()),
+            FlushedItem::Series(s) => Some(
+                s.points
+                    .iter()
+                    .map(|p| (s.metric.clone(), s.series_type, p.0, p.1))
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .flatten()
@@ -55,7 +67,7 @@ fn bucket_edges_and_closed_versus_open_buckets() {
     let mut s = sampler();
     s.add(sample("c", MetricType::Count, 1.0, 1.0, 9_999)); // last ms of bucket T0
     s.add(sample("c", MetricType::Count, 5.0, 1.0, 10_000)); // first ms of bucket T0+10
-    // Flush at T0+19.999: cutoff is T0+10, only the bucket T0 is closed.
+                                                             // Flush at T0+19.999: cutoff is T0+10, only the bucket T0 is closed.
     let p = points(&s.flush(T0 + 19, false));
     assert_eq!(p, vec![("c".to_string(), SeriesType::Rate, T0, 0.1)]);
     // The open bucket is still held, with one sample.
@@ -88,7 +100,13 @@ fn gauge_last_value_and_set_cardinality() {
         s.add(set_sample("s", v, 20));
     }
     let p = points(&s.flush(T0 + 10, false));
-    assert_eq!(p, vec![("g".into(), SeriesType::Gauge, T0, 7.0), ("s".into(), SeriesType::Gauge, T0, 3.0)]);
+    assert_eq!(
+        p,
+        vec![
+            ("g".into(), SeriesType::Gauge, T0, 7.0),
+            ("s".into(), SeriesType::Gauge, T0, 3.0)
+        ]
+    );
 }
 
 #[test]
@@ -122,7 +140,10 @@ fn distribution_summary() {
             _ => None,
         })
         .unwrap();
-    assert_eq!((sk.ts, sk.count, sk.sum, sk.min, sk.max), (T0, 4, 1.0 + 10.0 - 2.0, -2.0, 5.0));
+    assert_eq!(
+        (sk.ts, sk.count, sk.sum, sk.min, sk.max),
+        (T0, 4, 1.0 + 10.0 - 2.0, -2.0, 5.0)
+    );
 }
 
 #[test]
@@ -134,7 +155,13 @@ fn counters_are_zero_filled_for_expiry_seconds_then_expire() {
     let mut zero_buckets = Vec::new();
     for k in 1..=40 {
         let now = T0 + 10 * k;
-        s.add(sample("g", MetricType::Gauge, 1.0, 1.0, (now - T0) * 1000 - 5_000));
+        s.add(sample(
+            "g",
+            MetricType::Gauge,
+            1.0,
+            1.0,
+            (now - T0) * 1000 - 5_000,
+        ));
         for (m, _, ts, v) in points(&s.flush(now, false)) {
             if m == "c" && v == 0.0 {
                 zero_buckets.push(ts);
@@ -159,7 +186,10 @@ fn timestamped_samples_pass_through_untouched() {
     let items: Vec<FlushedItem> = [g, c, h].into_iter().filter_map(|s| n.process(s)).collect();
     assert_eq!(
         points(&items),
-        vec![("c".into(), SeriesType::Rate, T0 - 7, 2.0), ("g".into(), SeriesType::Gauge, T0 - 3_600, 4.5)]
+        vec![
+            ("c".into(), SeriesType::Rate, T0 - 7, 2.0),
+            ("g".into(), SeriesType::Gauge, T0 - 3_600, 4.5)
+        ]
     );
     assert_eq!(n.counters.unsupported_type, 1);
     let _ = NANOS_PER_SEC;

@@ -14,11 +14,18 @@ pub enum FlagChoice {
 
 /// The settings to run, in report order: off first, then on.
 pub fn settings(flag: FlagChoice, drain: BatcherDrain, legacy: bool) -> Vec<StopSettings> {
-    let s = |on: bool, d: BatcherDrain| StopSettings { flush_incomplete_buckets: on, batcher_drain: d };
+    let s = |on: bool, d: BatcherDrain| StopSettings {
+        flush_incomplete_buckets: on,
+        batcher_drain: d,
+    };
     if legacy {
         // The three behaviours of the reference's history: off, on before the change "flush
         // worker batchers on stop", on after it.
-        return vec![s(false, BatcherDrain::Auto), s(true, BatcherDrain::Never), s(true, BatcherDrain::Auto)];
+        return vec![
+            s(false, BatcherDrain::Auto),
+            s(true, BatcherDrain::Never),
+            s(true, BatcherDrain::Auto),
+        ];
     }
     match flag {
         FlagChoice::On => vec![s(true, drain)],
@@ -49,7 +56,11 @@ impl Expectations {
                         "off" => e.off = Some(x),
                         "on" => e.on = Some(x),
                         "on-never" => e.on_never = Some(x),
-                        o => return Err(format!("invalid expectation key '{o}' (expected off, on or on-never)")),
+                        o => {
+                            return Err(format!(
+                                "invalid expectation key '{o}' (expected off, on or on-never)"
+                            ))
+                        }
                     }
                 }
             }
@@ -66,7 +77,13 @@ impl Expectations {
             (true, BatcherDrain::Never) => self.on_never.or(self.on),
             (true, BatcherDrain::Auto) => self.on,
         };
-        specific.or(self.all).unwrap_or(if s.flush_incomplete_buckets { Expectation::ZeroLoss } else { Expectation::Any })
+        specific
+            .or(self.all)
+            .unwrap_or(if s.flush_incomplete_buckets {
+                Expectation::ZeroLoss
+            } else {
+                Expectation::Any
+            })
     }
 }
 
@@ -84,9 +101,18 @@ mod tests {
 
     #[test]
     fn expectations_default_and_override() {
-        let on = StopSettings { flush_incomplete_buckets: true, batcher_drain: BatcherDrain::Auto };
-        let off = StopSettings { flush_incomplete_buckets: false, batcher_drain: BatcherDrain::Auto };
-        let never = StopSettings { flush_incomplete_buckets: true, batcher_drain: BatcherDrain::Never };
+        let on = StopSettings {
+            flush_incomplete_buckets: true,
+            batcher_drain: BatcherDrain::Auto,
+        };
+        let off = StopSettings {
+            flush_incomplete_buckets: false,
+            batcher_drain: BatcherDrain::Auto,
+        };
+        let never = StopSettings {
+            flush_incomplete_buckets: true,
+            batcher_drain: BatcherDrain::Never,
+        };
         let d = Expectations::default();
         assert_eq!(d.for_settings(&on), Expectation::ZeroLoss);
         assert_eq!(d.for_settings(&off), Expectation::Any);

@@ -9,7 +9,10 @@ use crate::pipeline::driver::{self, RunResult};
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
 use crate::protocol::{self, Line};
-use crate::report::{HeldAtStop, Report, ScenarioReport, SettingsInfo, SourceInfo, StopInfo, ToolInfo, SCHEMA_VERSION};
+use crate::report::{
+    HeldAtStop, Report, ScenarioReport, SettingsInfo, SourceInfo, StopInfo, ToolInfo,
+    SCHEMA_VERSION,
+};
 use crate::source::Datagram;
 use crate::verify::{self, ledger::Ledger};
 use matrix::Expectations;
@@ -48,11 +51,17 @@ pub enum CheckError {
     #[error("{0}")]
     Input(StreamError),
     #[error("cannot write flushed output {path}: {source}")]
-    FlushedOut { path: PathBuf, source: std::io::Error },
+    FlushedOut {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Reads the stream once: its shape (to place stop moments) and its size (for the report).
-pub fn survey(opener: &dyn StreamOpener, config: &PipelineConfig) -> Result<(StreamShape, SourceInfo), CheckError> {
+pub fn survey(
+    opener: &dyn StreamOpener,
+    config: &PipelineConfig,
+) -> Result<(StreamShape, SourceInfo), CheckError> {
     let mut shape = StreamShape::default();
     let (mut lines, mut samples) = (0u64, 0u64);
     for d in opener.open().map_err(CheckError::Input)? {
@@ -87,7 +96,11 @@ pub fn scenario_name(stop: &str, s: &StopSettings) -> String {
     format!(
         "stop={} flag={} drain={}",
         stop,
-        if s.flush_incomplete_buckets { "on" } else { "off" },
+        if s.flush_incomplete_buckets {
+            "on"
+        } else {
+            "off"
+        },
         s.batcher_drain.name()
     )
 }
@@ -112,7 +125,10 @@ pub fn run_check(
         exit_code: 0,
     };
     if let Some(dir) = &plan.flushed_out {
-        std::fs::create_dir_all(dir).map_err(|source| CheckError::FlushedOut { path: dir.clone(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| CheckError::FlushedOut {
+            path: dir.clone(),
+            source,
+        })?;
     }
     for stop in &stops {
         for settings in &plan.settings {
@@ -135,15 +151,35 @@ fn run_scenario(
     let config = &plan.config;
     let mut ledger = Ledger::default();
     let stream = opener.open().map_err(CheckError::Input)?;
-    let run: RunResult = driver::run(config, settings, plan.listener, stream, stop.point, &mut |id, d| {
-        ledger.record(id, d.ts_ns, &d.payload, config.buffer_size, &config.hostname)
-    })
+    let run: RunResult = driver::run(
+        config,
+        settings,
+        plan.listener,
+        stream,
+        stop.point,
+        &mut |id, d| {
+            ledger.record(
+                id,
+                d.ts_ns,
+                &d.payload,
+                config.buffer_size,
+                &config.hostname,
+            )
+        },
+    )
     .map_err(CheckError::Input)?;
     let name = scenario_name(&stop.spec, &settings);
     if let Some(dir) = &plan.flushed_out {
         write_flushed(dir, &name, &run.flushed)?;
     }
-    let v = verify::verify(&ledger, &run.flushed, &run.counters, &run.losses, &HashSet::new(), config);
+    let v = verify::verify(
+        &ledger,
+        &run.flushed,
+        &run.counters,
+        &run.losses,
+        &HashSet::new(),
+        config,
+    );
     let expectation = plan.expectations.for_settings(&settings);
     let (verdict, reasons) = verify::verdict(&v.counts, &v.accounting_errors, expectation);
     let bucket_ns = config.bucket_seconds as u64 * NANOS_PER_SEC;
@@ -184,15 +220,25 @@ fn round_ms(ns: u64) -> f64 {
 pub fn flushed_path(dir: &Path, scenario: &str) -> PathBuf {
     let file: String = scenario
         .chars()
-        .map(|c| if c == ' ' || c == '/' || c == '\\' { '_' } else { c })
+        .map(|c| {
+            if c == ' ' || c == '/' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     dir.join(format!("{file}.jsonl"))
 }
 
 fn write_flushed(dir: &Path, name: &str, items: &[FlushedItem]) -> Result<(), CheckError> {
     let path = flushed_path(dir, name);
-    let f = std::fs::File::create(&path).map_err(|source| CheckError::FlushedOut { path: path.clone(), source })?;
-    write_jsonl(std::io::BufWriter::new(f), items).map_err(|source| CheckError::FlushedOut { path, source })
+    let f = std::fs::File::create(&path).map_err(|source| CheckError::FlushedOut {
+        path: path.clone(),
+        source,
+    })?;
+    write_jsonl(std::io::BufWriter::new(f), items)
+        .map_err(|source| CheckError::FlushedOut { path, source })
 }
 
 /// Bucket start of a stop time, for reports.

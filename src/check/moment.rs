@@ -42,7 +42,11 @@ pub fn parse_seconds(s: &str) -> Option<f64> {
     let v = if let Some(ms) = s.strip_suffix("ms") {
         ms.trim().parse::<f64>().ok()? / 1000.0
     } else {
-        s.strip_suffix('s').unwrap_or(s).trim().parse::<f64>().ok()?
+        s.strip_suffix('s')
+            .unwrap_or(s)
+            .trim()
+            .parse::<f64>()
+            .ok()?
     };
     (v.is_finite() && v >= 0.0).then_some(v)
 }
@@ -50,20 +54,33 @@ pub fn parse_seconds(s: &str) -> Option<f64> {
 impl FromStr for StopMoment {
     type Err = MomentError;
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |why: &str| MomentError { input: input.to_string(), why: why.to_string() };
+        let err = |why: &str| MomentError {
+            input: input.to_string(),
+            why: why.to_string(),
+        };
         let (kind, arg) = input.split_once(':').unwrap_or((input, ""));
         match kind.trim() {
             "end" if arg.is_empty() => Ok(StopMoment::End),
-            "packets" => arg.trim().parse().map(StopMoment::Packets).map_err(|_| err("packets takes a whole number")),
-            "t" => parse_seconds(arg).map(StopMoment::Time).ok_or_else(|| err("t takes a duration like 12.5s")),
+            "packets" => arg
+                .trim()
+                .parse()
+                .map(StopMoment::Packets)
+                .map_err(|_| err("packets takes a whole number")),
+            "t" => parse_seconds(arg)
+                .map(StopMoment::Time)
+                .ok_or_else(|| err("t takes a duration like 12.5s")),
             "phase" => {
                 if let Some(p) = arg.trim().strip_suffix('%') {
                     match p.trim().parse::<f64>() {
-                        Ok(v) if (0.0..100.0).contains(&v) => Ok(StopMoment::Phase(Phase::Percent(v))),
+                        Ok(v) if (0.0..100.0).contains(&v) => {
+                            Ok(StopMoment::Phase(Phase::Percent(v)))
+                        }
                         _ => Err(err("a phase percentage is in [0, 100)")),
                     }
                 } else {
-                    parse_seconds(arg).map(|s| StopMoment::Phase(Phase::Seconds(s))).ok_or_else(|| err("phase takes a duration like 7.5s or a percentage"))
+                    parse_seconds(arg)
+                        .map(|s| StopMoment::Phase(Phase::Seconds(s)))
+                        .ok_or_else(|| err("phase takes a duration like 7.5s or a percentage"))
                 }
             }
             "random" => match arg.trim().parse::<u32>() {
@@ -105,14 +122,37 @@ pub struct ResolvedStop {
 }
 
 /// Places a moment on the stream. `bucket_seconds` sizes the phase; `seed` fixes random moments.
-pub fn resolve(moment: &StopMoment, shape: &StreamShape, bucket_seconds: i64, seed: u64) -> Vec<ResolvedStop> {
+pub fn resolve(
+    moment: &StopMoment,
+    shape: &StreamShape,
+    bucket_seconds: i64,
+    seed: u64,
+) -> Vec<ResolvedStop> {
     let all = u64::MAX;
-    let at = |ns: u64| StopPoint { max_datagrams: all, at_ns: Some(ns) };
+    let at = |ns: u64| StopPoint {
+        max_datagrams: all,
+        at_ns: Some(ns),
+    };
     match moment {
-        StopMoment::End => vec![ResolvedStop { spec: "end".into(), point: StopPoint { max_datagrams: all, at_ns: None } }],
-        StopMoment::Packets(n) => vec![ResolvedStop { spec: moment.to_string(), point: StopPoint { max_datagrams: *n, at_ns: None } }],
+        StopMoment::End => vec![ResolvedStop {
+            spec: "end".into(),
+            point: StopPoint {
+                max_datagrams: all,
+                at_ns: None,
+            },
+        }],
+        StopMoment::Packets(n) => vec![ResolvedStop {
+            spec: moment.to_string(),
+            point: StopPoint {
+                max_datagrams: *n,
+                at_ns: None,
+            },
+        }],
         StopMoment::Time(t) => {
-            vec![ResolvedStop { spec: moment.to_string(), point: at(shape.first_ns + (t * NANOS_PER_SEC as f64).round() as u64) }]
+            vec![ResolvedStop {
+                spec: moment.to_string(),
+                point: at(shape.first_ns + (t * NANOS_PER_SEC as f64).round() as u64),
+            }]
         }
         StopMoment::Phase(p) => {
             let bucket_ns = bucket_seconds as u64 * NANOS_PER_SEC;
@@ -121,18 +161,34 @@ pub fn resolve(moment: &StopMoment, shape: &StreamShape, bucket_seconds: i64, se
                 Phase::Seconds(s) => (s * NANOS_PER_SEC as f64).round() as u64,
                 Phase::Percent(pct) => (pct / 100.0 * bucket_ns as f64).round() as u64,
             };
-            vec![ResolvedStop { spec: moment.to_string(), point: at(last_bucket + offset) }]
+            vec![ResolvedStop {
+                spec: moment.to_string(),
+                point: at(last_bucket + offset),
+            }]
         }
         StopMoment::Random(n) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let span = shape.last_ns.saturating_sub(shape.first_ns);
-            let mut points: Vec<u64> = (0..*n).map(|_| shape.first_ns + if span == 0 { 0 } else { rng.random_range(0..=span) }).collect();
+            let mut points: Vec<u64> = (0..*n)
+                .map(|_| {
+                    shape.first_ns
+                        + if span == 0 {
+                            0
+                        } else {
+                            rng.random_range(0..=span)
+                        }
+                })
+                .collect();
             points.sort_unstable();
             points
                 .into_iter()
                 .enumerate()
                 .map(|(i, ns)| ResolvedStop {
-                    spec: format!("random#{}(t:{:.3}s)", i + 1, (ns - shape.first_ns) as f64 / NANOS_PER_SEC as f64),
+                    spec: format!(
+                        "random#{}(t:{:.3}s)",
+                        i + 1,
+                        (ns - shape.first_ns) as f64 / NANOS_PER_SEC as f64
+                    ),
                     point: at(ns),
                 })
                 .collect()
@@ -147,13 +203,39 @@ mod tests {
     #[test]
     fn parses_every_kind() {
         assert_eq!("end".parse::<StopMoment>().unwrap(), StopMoment::End);
-        assert_eq!("packets:12".parse::<StopMoment>().unwrap(), StopMoment::Packets(12));
-        assert_eq!("t:12.5s".parse::<StopMoment>().unwrap(), StopMoment::Time(12.5));
-        assert_eq!("t:1500ms".parse::<StopMoment>().unwrap(), StopMoment::Time(1.5));
-        assert_eq!("phase:7.5s".parse::<StopMoment>().unwrap(), StopMoment::Phase(Phase::Seconds(7.5)));
-        assert_eq!("phase:75%".parse::<StopMoment>().unwrap(), StopMoment::Phase(Phase::Percent(75.0)));
-        assert_eq!("random:3".parse::<StopMoment>().unwrap(), StopMoment::Random(3));
-        for bad in ["", "later", "packets:x", "t:-1s", "phase:120%", "random:0", "end:1"] {
+        assert_eq!(
+            "packets:12".parse::<StopMoment>().unwrap(),
+            StopMoment::Packets(12)
+        );
+        assert_eq!(
+            "t:12.5s".parse::<StopMoment>().unwrap(),
+            StopMoment::Time(12.5)
+        );
+        assert_eq!(
+            "t:1500ms".parse::<StopMoment>().unwrap(),
+            StopMoment::Time(1.5)
+        );
+        assert_eq!(
+            "phase:7.5s".parse::<StopMoment>().unwrap(),
+            StopMoment::Phase(Phase::Seconds(7.5))
+        );
+        assert_eq!(
+            "phase:75%".parse::<StopMoment>().unwrap(),
+            StopMoment::Phase(Phase::Percent(75.0))
+        );
+        assert_eq!(
+            "random:3".parse::<StopMoment>().unwrap(),
+            StopMoment::Random(3)
+        );
+        for bad in [
+            "",
+            "later",
+            "packets:x",
+            "t:-1s",
+            "phase:120%",
+            "random:0",
+            "end:1",
+        ] {
             assert!(bad.parse::<StopMoment>().is_err(), "{bad}");
         }
     }
@@ -161,7 +243,11 @@ mod tests {
     #[test]
     fn phase_is_placed_in_the_last_bucket() {
         let s = NANOS_PER_SEC;
-        let shape = StreamShape { datagrams: 10, first_ns: 1_700_000_000 * s, last_ns: 1_700_000_047 * s + s / 2 };
+        let shape = StreamShape {
+            datagrams: 10,
+            first_ns: 1_700_000_000 * s,
+            last_ns: 1_700_000_047 * s + s / 2,
+        };
         let r = resolve(&StopMoment::Phase(Phase::Seconds(7.5)), &shape, 10, 0);
         assert_eq!(r[0].point.at_ns, Some(1_700_000_047 * s + s / 2));
         let r = resolve(&StopMoment::Phase(Phase::Percent(20.0)), &shape, 10, 0);
@@ -170,12 +256,18 @@ mod tests {
 
     #[test]
     fn random_moments_are_seeded_and_inside_the_stream() {
-        let shape = StreamShape { datagrams: 10, first_ns: 1_000, last_ns: 9_000_000_000 };
+        let shape = StreamShape {
+            datagrams: 10,
+            first_ns: 1_000,
+            last_ns: 9_000_000_000,
+        };
         let a = resolve(&StopMoment::Random(5), &shape, 10, 7);
         let b = resolve(&StopMoment::Random(5), &shape, 10, 7);
         assert_eq!(a, b);
         assert_eq!(a.len(), 5);
-        assert!(a.iter().all(|r| r.point.at_ns.unwrap() >= 1_000 && r.point.at_ns.unwrap() <= 9_000_000_000));
+        assert!(a
+            .iter()
+            .all(|r| r.point.at_ns.unwrap() >= 1_000 && r.point.at_ns.unwrap() <= 9_000_000_000));
         assert_ne!(a, resolve(&StopMoment::Random(5), &shape, 10, 8));
     }
 }

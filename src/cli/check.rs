@@ -92,7 +92,11 @@ impl CheckArgs {
         let drain: BatcherDrain = self.batcher_drain.parse().map_err(UsageError)?;
         Ok(CheckPlan {
             config: self.pipeline_config()?,
-            listener: if self.listener == "unix" { ListenerKind::Unix } else { ListenerKind::Udp },
+            listener: if self.listener == "unix" {
+                ListenerKind::Unix
+            } else {
+                ListenerKind::Udp
+            },
             moments: self.stops.clone(),
             settings: matrix::settings(self.flush_incomplete_buckets, drain, self.legacy),
             expectations: Expectations::parse(&self.expect).map_err(UsageError)?,
@@ -104,7 +108,8 @@ impl CheckArgs {
 
 /// Reads a pipeline settings file, TOML or JSON by its first non-blank byte.
 pub fn load_config(path: &std::path::Path) -> Result<PipelineConfig, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     let parsed = if text.trim_start().starts_with('{') {
         serde_json::from_str(&text).map_err(|e| e.to_string())
     } else {

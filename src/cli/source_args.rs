@@ -50,16 +50,22 @@ impl SourceArgs {
     pub fn spec(&self) -> Result<SourceSpec, super::UsageError> {
         let usage = |e: generate::GenerateError| super::UsageError(e.to_string());
         if let Some(path) = &self.generator {
-            return Ok(SourceSpec::Generated(GeneratorConfig::from_file(path).map_err(usage)?));
+            return Ok(SourceSpec::Generated(
+                GeneratorConfig::from_file(path).map_err(usage)?,
+            ));
         }
         if let Some(r) = self.rate {
             if !(r.is_finite() && r > 0.0) {
-                return Err(super::UsageError(format!("invalid --rate {r}: must be > 0")));
+                return Err(super::UsageError(format!(
+                    "invalid --rate {r}: must be > 0"
+                )));
             }
         }
         match self.source.as_deref() {
             None => Ok(SourceSpec::Generated(GeneratorConfig::default())),
-            Some(s) if s.starts_with("gen:") => Ok(SourceSpec::Generated(GeneratorConfig::from_spec(s).map_err(usage)?)),
+            Some(s) if s.starts_with("gen:") => Ok(SourceSpec::Generated(
+                GeneratorConfig::from_spec(s).map_err(usage)?,
+            )),
             Some(path) => Ok(SourceSpec::File {
                 path: PathBuf::from(path),
                 options: OpenOptions {
@@ -88,12 +94,18 @@ impl StreamOpener for SourceSpec {
     fn open(&self) -> Result<Stream<'_>, StreamError> {
         match self {
             SourceSpec::Generated(c) => Ok(Box::new(generate::generate(c).map(Ok))),
-            SourceSpec::File { path, options, last } => {
+            SourceSpec::File {
+                path,
+                options,
+                last,
+            } => {
                 let opened = open(path, options)?;
                 if let Ok(mut l) = last.lock() {
                     *l = Some(opened.stats.clone());
                 }
-                Ok(Box::new(opened.datagrams.map(|d| d.map_err(StreamError::from))))
+                Ok(Box::new(
+                    opened.datagrams.map(|d| d.map_err(StreamError::from)),
+                ))
             }
         }
     }
@@ -102,7 +114,9 @@ impl StreamOpener for SourceSpec {
         match self {
             SourceSpec::Generated(_) => "generated",
             SourceSpec::File { path, options, .. } => {
-                let format = options.format.or_else(|| crate::source::detect_file(path).ok());
+                let format = options
+                    .format
+                    .or_else(|| crate::source::detect_file(path).ok());
                 match format {
                     Some(InputFormat::Capture) => "capture",
                     Some(InputFormat::Pcap) | Some(InputFormat::Pcapng) => "pcap",

@@ -12,13 +12,17 @@ pub struct PacketAssembler {
 
 impl PacketAssembler {
     pub fn new(buffer_size: usize) -> PacketAssembler {
-        PacketAssembler { buffer_size, current: Packet::default() }
+        PacketAssembler {
+            buffer_size,
+            current: Packet::default(),
+        }
     }
 
     /// Adds a datagram; returns the packet that had to leave to make room for it, if any.
     pub fn add(&mut self, datagram: DatagramId, ts_ns: u64, payload: &[u8]) -> Option<Packet> {
         let mut out = None;
-        if !self.current.is_empty() && self.current.buf.len() + 1 + payload.len() > self.buffer_size {
+        if !self.current.is_empty() && self.current.buf.len() + 1 + payload.len() > self.buffer_size
+        {
             out = self.flush();
         }
         self.current.push(datagram, ts_ns, payload);

@@ -36,7 +36,9 @@ impl Batcher {
     pub fn new(shards: usize, batch_size: usize, no_aggregation: bool) -> Batcher {
         Batcher {
             batch_size,
-            shards: (0..shards).map(|_| Vec::with_capacity(batch_size)).collect(),
+            shards: (0..shards)
+                .map(|_| Vec::with_capacity(batch_size))
+                .collect(),
             late: Vec::new(),
             no_aggregation,
             events: Vec::new(),

@@ -19,7 +19,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ns(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 }
 
@@ -56,7 +58,10 @@ pub struct Ticker {
 impl Ticker {
     pub fn new(start_ns: u64, period_ns: u64) -> Ticker {
         let period_ns = period_ns.max(1);
-        Ticker { next_ns: start_ns + period_ns, period_ns }
+        Ticker {
+            next_ns: start_ns + period_ns,
+            period_ns,
+        }
     }
 
     /// When the next tick is due.

@@ -35,7 +35,9 @@ impl FromStr for BatcherDrain {
         match s {
             "auto" => Ok(BatcherDrain::Auto),
             "never" => Ok(BatcherDrain::Never),
-            other => Err(format!("invalid batcher drain '{other}' (expected auto or never)")),
+            other => Err(format!(
+                "invalid batcher drain '{other}' (expected auto or never)"
+            )),
         }
     }
 }
@@ -175,7 +177,12 @@ impl PipelineConfig {
                 Err(ConfigError { key, value, why })
             }
         };
-        check(self.buffer_size > 0, "buffer_size", self.buffer_size.to_string(), "must be > 0")?;
+        check(
+            self.buffer_size > 0,
+            "buffer_size",
+            self.buffer_size.to_string(),
+            "must be > 0",
+        )?;
         check(
             self.packet_buffer_size > 0,
             "packet_buffer_size",
@@ -188,14 +195,24 @@ impl PipelineConfig {
             self.packet_buffer_flush_timeout_ms.to_string(),
             "must be > 0",
         )?;
-        check(self.queue_size > 0, "queue_size", self.queue_size.to_string(), "must be > 0")?;
+        check(
+            self.queue_size > 0,
+            "queue_size",
+            self.queue_size.to_string(),
+            "must be > 0",
+        )?;
         check(
             self.pipeline_count > 0,
             "pipeline_count",
             self.pipeline_count.to_string(),
             "must be > 0",
         )?;
-        check(self.batch_size > 0, "batch_size", self.batch_size.to_string(), "must be > 0")?;
+        check(
+            self.batch_size > 0,
+            "batch_size",
+            self.batch_size.to_string(),
+            "must be > 0",
+        )?;
         check(
             self.bucket_seconds > 0,
             "bucket_seconds",
@@ -216,7 +233,10 @@ impl PipelineConfig {
         )?;
         for a in &self.histogram_aggregates {
             check(
-                matches!(a.as_str(), "max" | "min" | "median" | "avg" | "sum" | "count"),
+                matches!(
+                    a.as_str(),
+                    "max" | "min" | "median" | "avg" | "sum" | "count"
+                ),
                 "histogram_aggregates",
                 a.clone(),
                 "expected max, min, median, avg, sum or count",
@@ -224,7 +244,12 @@ impl PipelineConfig {
         }
         for p in &self.histogram_percentiles {
             let ok = p.trim().parse::<f64>().is_ok_and(|v| v > 0.0 && v <= 1.0);
-            check(ok, "histogram_percentiles", p.clone(), "expected a number in (0, 1]")?;
+            check(
+                ok,
+                "histogram_percentiles",
+                p.clone(),
+                "expected a number in (0, 1]",
+            )?;
         }
         Ok(())
     }

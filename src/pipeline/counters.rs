@@ -108,11 +108,17 @@ impl StageCounters {
         );
         law(
             self.batcher.samples_in == self.workers.samples,
-            format!("batcher got {} samples, workers made {}", self.batcher.samples_in, self.workers.samples),
+            format!(
+                "batcher got {} samples, workers made {}",
+                self.batcher.samples_in, self.workers.samples
+            ),
         );
         law(
             self.batcher.samples_in == self.batcher.samples_out,
-            format!("batcher: {} in, {} out", self.batcher.samples_in, self.batcher.samples_out),
+            format!(
+                "batcher: {} in, {} out",
+                self.batcher.samples_in, self.batcher.samples_out
+            ),
         );
         law(
             self.batcher.samples_out == self.samplers.samples_in + self.no_aggregation.samples_in,
@@ -122,10 +128,13 @@ impl StageCounters {
             ),
         );
         law(
-            self.samplers.samples_in == self.samplers.aggregated + self.samplers.dropped_context_limit,
+            self.samplers.samples_in
+                == self.samplers.aggregated + self.samplers.dropped_context_limit,
             format!(
                 "samplers: {} in != {} aggregated + {} over the context limit",
-                self.samplers.samples_in, self.samplers.aggregated, self.samplers.dropped_context_limit
+                self.samplers.samples_in,
+                self.samplers.aggregated,
+                self.samplers.dropped_context_limit
             ),
         );
         broken

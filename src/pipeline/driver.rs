@@ -63,7 +63,8 @@ where
         delivered += 1;
     }
     let start = stop.at_ns.unwrap_or(0);
-    let mut p = pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, start));
+    let mut p =
+        pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, start));
     let stop_ns = stop.at_ns.unwrap_or(0).max(p.now_ns());
     p.advance(stop_ns);
     flushed.extend(p.take_flushed());

@@ -84,7 +84,13 @@ impl FlushedItem {
     /// A total order used to make each flush's output independent of shard and worker count.
     fn sort_key(&self) -> (u8, &str, &[String], &str, i64) {
         match self {
-            FlushedItem::Series(s) => (0, &s.metric, &s.tags, &s.host, s.points.first().map_or(0, |p| p.0)),
+            FlushedItem::Series(s) => (
+                0,
+                &s.metric,
+                &s.tags,
+                &s.host,
+                s.points.first().map_or(0, |p| p.0),
+            ),
             FlushedItem::Sketch(s) => (1, &s.metric, &s.tags, &s.host, s.ts),
             FlushedItem::Event(e) => (2, &e.title, &e.tags, &e.host, e.ts),
             FlushedItem::ServiceCheck(c) => (3, &c.check, &c.tags, &c.host, c.ts),

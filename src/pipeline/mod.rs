@@ -118,7 +118,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline started at `start_ns` (its timers tick from there).
-    pub fn new(config: PipelineConfig, settings: StopSettings, listener: ListenerKind, start_ns: u64) -> Pipeline {
+    pub fn new(
+        config: PipelineConfig,
+        settings: StopSettings,
+        listener: ListenerKind,
+        start_ns: u64,
+    ) -> Pipeline {
         let shards = config.pipeline_count;
         let timeout = config.packet_buffer_flush_timeout_ms * NANOS_PER_MS;
         let workers = (0..config.worker_count())
@@ -189,14 +194,14 @@ impl Pipeline {
                 0 => {
                     self.assembler_ticker.poll(at);
                     if let Some(p) = self.assembler.flush() {
-                        self.to_packets_buffer(p);
+                        self.hand_to_packets_buffer(p);
                     }
                 }
                 1 => {
                     self.buffer_ticker.poll(at);
                     if let Some(b) = self.packets_buffer.flush() {
                         self.counters.packets_buffer.batches_out += 1;
-                        self.to_queue(b);
+                        self.hand_to_queue(b);
                     }
                 }
                 2 => self.run_workers(),
@@ -227,10 +232,10 @@ impl Pipeline {
             ListenerKind::Udp => {
                 self.counters.assembler.datagrams_in += 1;
                 if let Some(p) = self.assembler.add(id, ts_ns, read) {
-                    self.to_packets_buffer(p);
+                    self.hand_to_packets_buffer(p);
                 }
             }
-            ListenerKind::Unix => self.to_packets_buffer(Packet::single(id, ts_ns, read)),
+            ListenerKind::Unix => self.hand_to_packets_buffer(Packet::single(id, ts_ns, read)),
         }
     }
 
@@ -240,18 +245,18 @@ impl Pipeline {
         self.receive(id, ts_ns, payload);
     }
 
-    fn to_packets_buffer(&mut self, packet: Packet) {
+    fn hand_to_packets_buffer(&mut self, packet: Packet) {
         if self.listener == ListenerKind::Udp {
             self.counters.assembler.packets_out += 1;
         }
         self.counters.packets_buffer.packets_in += 1;
         if let Some(batch) = self.packets_buffer.append(packet) {
             self.counters.packets_buffer.batches_out += 1;
-            self.to_queue(batch);
+            self.hand_to_queue(batch);
         }
     }
 
-    fn to_queue(&mut self, batch: PacketBatch) {
+    fn hand_to_queue(&mut self, batch: PacketBatch) {
         if self.queue.is_full() {
             // The reference's packets buffer blocks on a full queue until a worker takes a
             // batch: here the oldest batch is taken now.
@@ -348,7 +353,11 @@ impl Pipeline {
 
     /// What is held in the stages before the queue (for reports of a stop moment).
     pub fn held_before_queue(&self) -> (usize, usize, usize) {
-        (self.assembler.datagrams_held(), self.packets_buffer.packets_held(), self.queue.len())
+        (
+            self.assembler.datagrams_held(),
+            self.packets_buffer.packets_held(),
+            self.queue.len(),
+        )
     }
 }
 
@@ -380,7 +389,9 @@ impl stop::StopSteps for Pipeline {
                 for p in &batch {
                     q.packets_dropped += 1;
                     q.datagrams_dropped += p.segments.len() as u64;
-                    self.losses.queue.extend(p.segments.iter().map(|s| s.datagram));
+                    self.losses
+                        .queue
+                        .extend(p.segments.iter().map(|s| s.datagram));
                 }
             }
         }

@@ -24,7 +24,11 @@ pub struct NoAggregation {
 
 impl NoAggregation {
     pub fn new(interval: i64) -> NoAggregation {
-        NoAggregation { interval, counters: NoAggCounters::default(), unsupported: Vec::new() }
+        NoAggregation {
+            interval,
+            counters: NoAggCounters::default(),
+            unsupported: Vec::new(),
+        }
     }
 
     /// Turns a timestamped sample into its point, or discards it.

@@ -36,7 +36,12 @@ impl Packet {
         }
         let start = self.buf.len();
         self.buf.extend_from_slice(payload);
-        self.segments.push(Segment { start, end: self.buf.len(), datagram, ts_ns });
+        self.segments.push(Segment {
+            start,
+            end: self.buf.len(),
+            datagram,
+            ts_ns,
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -45,7 +50,9 @@ impl Packet {
 
     /// The datagrams of this packet with their bytes.
     pub fn datagrams(&self) -> impl Iterator<Item = (&Segment, &[u8])> {
-        self.segments.iter().map(move |s| (s, &self.buf[s.start..s.end]))
+        self.segments
+            .iter()
+            .map(move |s| (s, &self.buf[s.start..s.end]))
     }
 }
 

@@ -12,7 +12,10 @@ pub struct PacketsBuffer {
 
 impl PacketsBuffer {
     pub fn new(size: usize) -> PacketsBuffer {
-        PacketsBuffer { size, packets: Vec::with_capacity(size) }
+        PacketsBuffer {
+            size,
+            packets: Vec::with_capacity(size),
+        }
     }
 
     /// Appends a packet; returns a full batch when the buffer reached its size.
@@ -30,7 +33,10 @@ impl PacketsBuffer {
         if self.packets.is_empty() {
             None
         } else {
-            Some(std::mem::replace(&mut self.packets, Vec::with_capacity(self.size)))
+            Some(std::mem::replace(
+                &mut self.packets,
+                Vec::with_capacity(self.size),
+            ))
         }
     }
 

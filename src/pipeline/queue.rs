@@ -14,7 +14,11 @@ pub struct Queue {
 
 impl Queue {
     pub fn new(capacity: usize, latency_ns: u64) -> Queue {
-        Queue { capacity, latency_ns, batches: VecDeque::new() }
+        Queue {
+            capacity,
+            latency_ns,
+            batches: VecDeque::new(),
+        }
     }
 
     pub fn is_full(&self) -> bool {

@@ -37,7 +37,9 @@ impl Context {
         for tag in tags {
             if let Some(h) = tag.strip_prefix("host:") {
                 host = h.to_string();
-            } else if tag.starts_with("dd.internal.entity_id:") || tag.starts_with("dd.internal.card:") {
+            } else if tag.starts_with("dd.internal.entity_id:")
+                || tag.starts_with("dd.internal.card:")
+            {
                 // Origin metadata the reference takes out of the tags (for its tagger).
             } else {
                 out.push(tag.to_string());
@@ -46,7 +48,12 @@ impl Context {
         out.sort_unstable();
         out.dedup();
         let key = context_key(name, &out, &host);
-        Context { name: name.to_string(), tags: out, host, key }
+        Context {
+            name: name.to_string(),
+            tags: out,
+            host,
+            key,
+        }
     }
 }
 
@@ -149,7 +156,10 @@ impl ContextCache {
         h.write(raw_tags.as_bytes());
         let k = h.finish();
         if let Some(list) = self.entries.get(&k) {
-            if let Some(e) = list.iter().find(|e| &*e.name == name && &*e.raw_tags == raw_tags) {
+            if let Some(e) = list
+                .iter()
+                .find(|e| &*e.name == name && &*e.raw_tags == raw_tags)
+            {
                 return e.context.clone();
             }
         }
@@ -157,7 +167,11 @@ impl ContextCache {
             self.entries.clear();
             self.len = 0;
         }
-        let context = Arc::new(Context::new(name, crate::protocol::split_tags(raw_tags), default_host));
+        let context = Arc::new(Context::new(
+            name,
+            crate::protocol::split_tags(raw_tags),
+            default_host,
+        ));
         self.entries.entry(k).or_default().push(CacheEntry {
             name: name.into(),
             raw_tags: raw_tags.into(),

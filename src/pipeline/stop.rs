@@ -76,7 +76,13 @@ mod tests {
 
     fn run(flag: bool, drain: BatcherDrain) -> Vec<String> {
         let mut r = Recorder::default();
-        stop_sequence(&mut r, StopSettings { flush_incomplete_buckets: flag, batcher_drain: drain });
+        stop_sequence(
+            &mut r,
+            StopSettings {
+                flush_incomplete_buckets: flag,
+                batcher_drain: drain,
+            },
+        );
         r.0
     }
 
@@ -84,7 +90,14 @@ mod tests {
     fn order_with_flag_on() {
         assert_eq!(
             run(true, BatcherDrain::Auto),
-            ["listeners", "workers drain=true", "wait", "no_agg", "samplers", "flush force=true"]
+            [
+                "listeners",
+                "workers drain=true",
+                "wait",
+                "no_agg",
+                "samplers",
+                "flush force=true"
+            ]
         );
         assert_eq!(run(true, BatcherDrain::Never)[1], "workers drain=false");
     }
@@ -93,7 +106,13 @@ mod tests {
     fn order_with_flag_off() {
         assert_eq!(
             run(false, BatcherDrain::Auto),
-            ["listeners", "workers drain=false", "wait", "no_agg", "flush force=false"]
+            [
+                "listeners",
+                "workers drain=false",
+                "wait",
+                "no_agg",
+                "flush force=false"
+            ]
         );
     }
 }

@@ -52,7 +52,12 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(batcher: Batcher, hostname: &str) -> Worker {
-        Worker { batcher, cache: ContextCache::default(), hostname: hostname.to_string(), counters: WorkerCounters::default() }
+        Worker {
+            batcher,
+            cache: ContextCache::default(),
+            hostname: hostname.to_string(),
+            counters: WorkerCounters::default(),
+        }
     }
 
     /// Parses a batch of packets and flushes the batcher.
@@ -92,14 +97,22 @@ impl Worker {
                             sample_rate: m.sample_rate,
                             arrival_ns: segment.ts_ns,
                             timestamp: m.timestamp,
-                            id: SampleId { datagram: segment.datagram, line: line_idx as u32, value: value_idx as u32 },
+                            id: SampleId {
+                                datagram: segment.datagram,
+                                line: line_idx as u32,
+                                value: value_idx as u32,
+                            },
                         };
                         self.batcher.append_sample(sample, sink);
                     }
                 }
                 Ok(Line::Event(e)) => {
                     self.counters.events += 1;
-                    let ctx = Context::new(e.title, protocol::split_tags(e.raw_tags), e.hostname.unwrap_or(&self.hostname));
+                    let ctx = Context::new(
+                        e.title,
+                        protocol::split_tags(e.raw_tags),
+                        e.hostname.unwrap_or(&self.hostname),
+                    );
                     self.batcher.append_event(EventItem {
                         title: e.title.to_string(),
                         text: protocol::unescape_event_text(e.text).into_owned(),
@@ -114,7 +127,11 @@ impl Worker {
                 }
                 Ok(Line::ServiceCheck(c)) => {
                     self.counters.service_checks += 1;
-                    let ctx = Context::new(c.name, protocol::split_tags(c.raw_tags), c.hostname.unwrap_or(&self.hostname));
+                    let ctx = Context::new(
+                        c.name,
+                        protocol::split_tags(c.raw_tags),
+                        c.hostname.unwrap_or(&self.hostname),
+                    );
                     self.batcher.append_service_check(ServiceCheckItem {
                         check: c.name.to_string(),
                         status: c.status,

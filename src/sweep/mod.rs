@@ -25,12 +25,16 @@ pub fn moments(spread: Spread, shape: &StreamShape) -> Vec<StopMoment> {
         Spread::Every(step) => {
             let span = shape.last_ns.saturating_sub(shape.first_ns) as f64 / NANOS_PER_SEC as f64;
             let n = (span / step).floor() as u64;
-            let mut v: Vec<StopMoment> = (0..=n).map(|i| StopMoment::Time(round3(i as f64 * step))).collect();
+            let mut v: Vec<StopMoment> = (0..=n)
+                .map(|i| StopMoment::Time(round3(i as f64 * step)))
+                .collect();
             v.push(StopMoment::End);
             v
         }
         Spread::Random(n) => vec![StopMoment::Random(n)],
-        Spread::Phases(k) => (0..k).map(|i| StopMoment::Phase(Phase::Percent(round3(i as f64 * 100.0 / k as f64)))).collect(),
+        Spread::Phases(k) => (0..k)
+            .map(|i| StopMoment::Phase(Phase::Percent(round3(i as f64 * 100.0 / k as f64))))
+            .collect(),
     }
 }
 
@@ -40,7 +44,15 @@ fn round3(v: f64) -> f64 {
 
 /// The settings of a scenario as a short label: `flag=on drain=auto`.
 pub fn setting_label(s: &crate::report::ScenarioReport) -> String {
-    format!("flag={} drain={}", if s.settings.flush_incomplete_buckets { "on" } else { "off" }, s.settings.batcher_drain)
+    format!(
+        "flag={} drain={}",
+        if s.settings.flush_incomplete_buckets {
+            "on"
+        } else {
+            "off"
+        },
+        s.settings.batcher_drain
+    )
 }
 
 /// One plot line per setting, in the report's order.
@@ -51,7 +63,10 @@ pub fn lines(report: &Report) -> Vec<plot::Line> {
         let point = (s.stop.stream_time_s, s.counts.lost, s.counts.sent);
         match out.iter_mut().find(|l| l.label == label) {
             Some(l) => l.points.push(point),
-            None => out.push(plot::Line { label, points: vec![point] }),
+            None => out.push(plot::Line {
+                label,
+                points: vec![point],
+            }),
         }
     }
     for l in &mut out {
@@ -83,7 +98,11 @@ pub fn table(report: &Report) -> String {
                 .iter()
                 .find(|s| s.stop.spec == spec && setting_label(s) == l.label)
                 .map(|s| {
-                    let frac = if s.counts.sent > 0 { s.counts.lost as f64 / s.counts.sent as f64 * 100.0 } else { 0.0 };
+                    let frac = if s.counts.sent > 0 {
+                        s.counts.lost as f64 / s.counts.sent as f64 * 100.0
+                    } else {
+                        0.0
+                    };
                     format!("{} ({:.2}%)", s.counts.lost, frac)
                 })
                 .unwrap_or_default();
@@ -100,9 +119,21 @@ mod tests {
 
     #[test]
     fn every_spreads_over_the_stream_and_ends_at_end() {
-        let shape = StreamShape { datagrams: 3, first_ns: 0, last_ns: 5 * NANOS_PER_SEC + 1 };
+        let shape = StreamShape {
+            datagrams: 3,
+            first_ns: 0,
+            last_ns: 5 * NANOS_PER_SEC + 1,
+        };
         let m = moments(Spread::Every(2.0), &shape);
-        assert_eq!(m, vec![StopMoment::Time(0.0), StopMoment::Time(2.0), StopMoment::Time(4.0), StopMoment::End]);
+        assert_eq!(
+            m,
+            vec![
+                StopMoment::Time(0.0),
+                StopMoment::Time(2.0),
+                StopMoment::Time(4.0),
+                StopMoment::End
+            ]
+        );
         let p = moments(Spread::Phases(4), &shape);
         assert_eq!(p.len(), 4);
         assert_eq!(p[1], StopMoment::Phase(Phase::Percent(25.0)));

@@ -44,9 +44,27 @@ impl Actual {
                     }
                 }
                 FlushedItem::Sketch(k) => {
-                    let key = SketchKey { metric: k.metric.clone(), tags: k.tags.clone(), host: k.host.clone(), ts: k.ts };
-                    let s = SketchSummary { count: k.count, sum: k.sum, min: k.min, max: k.max };
-                    let e = a.sketches.entry(key).or_insert((SketchSummary { count: 0, sum: 0.0, min: s.min, max: s.max }, 0));
+                    let key = SketchKey {
+                        metric: k.metric.clone(),
+                        tags: k.tags.clone(),
+                        host: k.host.clone(),
+                        ts: k.ts,
+                    };
+                    let s = SketchSummary {
+                        count: k.count,
+                        sum: k.sum,
+                        min: k.min,
+                        max: k.max,
+                    };
+                    let e = a.sketches.entry(key).or_insert((
+                        SketchSummary {
+                            count: 0,
+                            sum: 0.0,
+                            min: s.min,
+                            max: s.max,
+                        },
+                        0,
+                    ));
                     e.0.count += s.count;
                     e.0.sum += s.sum;
                     e.0.min = e.0.min.min(s.min);
@@ -54,11 +72,25 @@ impl Actual {
                     e.1 += 1;
                 }
                 FlushedItem::Event(ev) => {
-                    let key = ItemKey { kind: "event", name: ev.title.clone(), ts: ev.ts, host: ev.host.clone(), tags: ev.tags.clone(), status: 0 };
+                    let key = ItemKey {
+                        kind: "event",
+                        name: ev.title.clone(),
+                        ts: ev.ts,
+                        host: ev.host.clone(),
+                        tags: ev.tags.clone(),
+                        status: 0,
+                    };
                     *a.items.entry(key).or_default() += 1;
                 }
                 FlushedItem::ServiceCheck(c) => {
-                    let key = ItemKey { kind: "service_check", name: c.check.clone(), ts: c.ts, host: c.host.clone(), tags: c.tags.clone(), status: c.status };
+                    let key = ItemKey {
+                        kind: "service_check",
+                        name: c.check.clone(),
+                        ts: c.ts,
+                        host: c.host.clone(),
+                        tags: c.tags.clone(),
+                        status: c.status,
+                    };
                     *a.items.entry(key).or_default() += 1;
                 }
             }
@@ -95,16 +127,27 @@ impl Comparison {
 
 /// Compares `actual` with `expected` (the prediction given the reported losses); `lossless` is
 /// the prediction with no loss at all, which tells a surplus from a point reported lost.
-pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, counter_metrics: &dyn Fn(&PointKey) -> bool) -> Comparison {
+pub fn compare(
+    actual: &Actual,
+    expected: &Prediction,
+    lossless: &Prediction,
+    counter_metrics: &dyn Fn(&PointKey) -> bool,
+) -> Comparison {
     let mut c = Comparison::default();
     for (key, (want, want_n)) in &expected.points {
         match actual.points.get(key) {
-            None => c.mismatch(format!("missing point {} {:?} {:?} ts={}: expected {}", key.metric, key.series_type, key.tags, key.ts, want)),
+            None => c.mismatch(format!(
+                "missing point {} {:?} {:?} ts={}: expected {}",
+                key.metric, key.series_type, key.tags, key.ts, want
+            )),
             Some((got, got_n)) => {
                 if *got_n > *want_n {
                     c.duplicates += u64::from(got_n - want_n);
                 } else if !close(*got, *want) {
-                    c.mismatch(format!("point {} {:?} {:?} ts={}: flushed {} expected {}", key.metric, key.series_type, key.tags, key.ts, got, want));
+                    c.mismatch(format!(
+                        "point {} {:?} {:?} ts={}: flushed {} expected {}",
+                        key.metric, key.series_type, key.tags, key.ts, got, want
+                    ));
                 }
             }
         }
@@ -116,19 +159,32 @@ pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, co
         if *got == 0.0 && key.series_type == SeriesType::Rate && counter_metrics(key) {
             c.zero_fill += u64::from(*n);
         } else if lossless.points.contains_key(key) {
-            c.mismatch(format!("point {} {:?} ts={} flushed although its samples were reported lost", key.metric, key.tags, key.ts));
+            c.mismatch(format!(
+                "point {} {:?} ts={} flushed although its samples were reported lost",
+                key.metric, key.tags, key.ts
+            ));
         } else {
             c.surplus += u64::from(*n);
         }
     }
     for (key, want) in &expected.sketches {
         match actual.sketches.get(key) {
-            None => c.mismatch(format!("missing sketch {} {:?} ts={}", key.metric, key.tags, key.ts)),
+            None => c.mismatch(format!(
+                "missing sketch {} {:?} ts={}",
+                key.metric, key.tags, key.ts
+            )),
             Some((got, n)) => {
                 if *n > 1 {
                     c.duplicates += u64::from(n - 1);
-                } else if got.count != want.count || !close(got.sum, want.sum) || !close(got.min, want.min) || !close(got.max, want.max) {
-                    c.mismatch(format!("sketch {} {:?} ts={}: flushed {:?} expected {:?}", key.metric, key.tags, key.ts, got, want));
+                } else if got.count != want.count
+                    || !close(got.sum, want.sum)
+                    || !close(got.min, want.min)
+                    || !close(got.max, want.max)
+                {
+                    c.mismatch(format!(
+                        "sketch {} {:?} ts={}: flushed {:?} expected {:?}",
+                        key.metric, key.tags, key.ts, got, want
+                    ));
                 }
             }
         }
@@ -136,7 +192,10 @@ pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, co
     for (key, (_, n)) in &actual.sketches {
         if !expected.sketches.contains_key(key) {
             if lossless.sketches.contains_key(key) {
-                c.mismatch(format!("sketch {} {:?} ts={} flushed although its samples were reported lost", key.metric, key.tags, key.ts));
+                c.mismatch(format!(
+                    "sketch {} {:?} ts={} flushed although its samples were reported lost",
+                    key.metric, key.tags, key.ts
+                ));
             } else {
                 c.surplus += u64::from(*n);
             }
@@ -145,7 +204,10 @@ pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, co
     for (key, want) in &expected.items {
         let got = actual.items.get(key).copied().unwrap_or(0);
         if got < *want {
-            c.mismatch(format!("{} {} ts={}: flushed {} of {}", key.kind, key.name, key.ts, got, want));
+            c.mismatch(format!(
+                "{} {} ts={}: flushed {} of {}",
+                key.kind, key.name, key.ts, got, want
+            ));
         } else if got > *want {
             c.duplicates += got - want;
         }
@@ -153,7 +215,10 @@ pub fn compare(actual: &Actual, expected: &Prediction, lossless: &Prediction, co
     for (key, n) in &actual.items {
         if !expected.items.contains_key(key) {
             if lossless.items.contains_key(key) {
-                c.mismatch(format!("{} {} ts={} flushed although reported lost", key.kind, key.name, key.ts));
+                c.mismatch(format!(
+                    "{} {} ts={} flushed although reported lost",
+                    key.kind, key.name, key.ts
+                ));
             } else {
                 c.surplus += n;
             }

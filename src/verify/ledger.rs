@@ -32,8 +32,15 @@ impl EntryType {
 
     /// Every type in report order.
     pub fn all() -> Vec<EntryType> {
-        let mut v: Vec<EntryType> = MetricType::ALL.iter().map(|t| EntryType::Metric(*t)).collect();
-        v.extend([EntryType::Event, EntryType::ServiceCheck, EntryType::Invalid]);
+        let mut v: Vec<EntryType> = MetricType::ALL
+            .iter()
+            .map(|t| EntryType::Metric(*t))
+            .collect();
+        v.extend([
+            EntryType::Event,
+            EntryType::ServiceCheck,
+            EntryType::Invalid,
+        ]);
         v
     }
 }
@@ -54,9 +61,23 @@ pub struct MetricEntry {
 pub enum EntryBody {
     Metric(MetricEntry),
     /// An event: the identity it is matched on in the output (title, ts, host, tags).
-    Event { title: String, ts: i64, host: String, tags: Vec<String> },
-    ServiceCheck { name: String, status: u8, ts: i64, host: String, tags: Vec<String> },
-    Rejected { reason: &'static str, line: String },
+    Event {
+        title: String,
+        ts: i64,
+        host: String,
+        tags: Vec<String>,
+    },
+    ServiceCheck {
+        name: String,
+        status: u8,
+        ts: i64,
+        host: String,
+        tags: Vec<String>,
+    },
+    Rejected {
+        reason: &'static str,
+        line: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -81,21 +102,37 @@ const LINE_EXAMPLE_MAX: usize = 200;
 impl Ledger {
     /// Records a datagram as the listener reads it: cut to `buffer_size`, as the reference's
     /// read into a buffer of that size cuts it.
-    pub fn record(&mut self, datagram: DatagramId, ts_ns: u64, payload: &[u8], buffer_size: usize, hostname: &str) {
+    pub fn record(
+        &mut self,
+        datagram: DatagramId,
+        ts_ns: u64,
+        payload: &[u8],
+        buffer_size: usize,
+        hostname: &str,
+    ) {
         self.datagrams += 1;
         let read = &payload[..payload.len().min(buffer_size)];
         let arrival_s = secs(ts_ns);
         for (line_idx, line) in protocol::split_lines(read).enumerate() {
             self.lines += 1;
-            let id = |value: usize| SampleId { datagram, line: line_idx as u32, value: value as u32 };
+            let id = |value: usize| SampleId {
+                datagram,
+                line: line_idx as u32,
+                value: value as u32,
+            };
             match protocol::parse_line(line) {
                 Err(reason) => {
-                    let text = String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned();
-                    let entry_type = protocol::rejected_line_type(line).map_or(EntryType::Invalid, EntryType::Metric);
+                    let text = String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)])
+                        .into_owned();
+                    let entry_type = protocol::rejected_line_type(line)
+                        .map_or(EntryType::Invalid, EntryType::Metric);
                     self.entries.push(Entry {
                         id: id(0),
                         entry_type,
-                        body: EntryBody::Rejected { reason: reason.as_str(), line: text },
+                        body: EntryBody::Rejected {
+                            reason: reason.as_str(),
+                            line: text,
+                        },
                     });
                 }
                 Ok(Line::Metric(m)) => {
@@ -120,7 +157,11 @@ impl Ledger {
                     }
                 }
                 Ok(Line::Event(e)) => {
-                    let c = Context::new(e.title, protocol::split_tags(e.raw_tags), e.hostname.unwrap_or(hostname));
+                    let c = Context::new(
+                        e.title,
+                        protocol::split_tags(e.raw_tags),
+                        e.hostname.unwrap_or(hostname),
+                    );
                     self.entries.push(Entry {
                         id: id(0),
                         entry_type: EntryType::Event,
@@ -133,7 +174,11 @@ impl Ledger {
                     });
                 }
                 Ok(Line::ServiceCheck(s)) => {
-                    let c = Context::new(s.name, protocol::split_tags(s.raw_tags), s.hostname.unwrap_or(hostname));
+                    let c = Context::new(
+                        s.name,
+                        protocol::split_tags(s.raw_tags),
+                        s.hostname.unwrap_or(hostname),
+                    );
                     self.entries.push(Entry {
                         id: id(0),
                         entry_type: EntryType::ServiceCheck,

@@ -44,10 +44,19 @@ pub struct Verification {
 pub const MAX_EXAMPLES: usize = 10;
 
 /// Decides the fate of each entry from the losses the pipeline reports.
-pub fn fates(ledger: &Ledger, losses: &Losses, socket_lost: &HashSet<DatagramId>, config: &PipelineConfig) -> Vec<Fate> {
+pub fn fates(
+    ledger: &Ledger,
+    losses: &Losses,
+    socket_lost: &HashSet<DatagramId>,
+    config: &PipelineConfig,
+) -> Vec<Fate> {
     let queue: HashSet<DatagramId> = losses.queue.iter().copied().collect();
     let context_limit: HashSet<_> = losses.context_limit.iter().copied().collect();
-    let open: HashSet<(usize, i64)> = losses.open_buckets.iter().map(|b| (b.shard, b.start)).collect();
+    let open: HashSet<(usize, i64)> = losses
+        .open_buckets
+        .iter()
+        .map(|b| (b.shard, b.start))
+        .collect();
     let interval = config.bucket_seconds;
     ledger
         .entries
@@ -154,7 +163,9 @@ pub fn verify(
     let parsed_rejections = fates
         .iter()
         .zip(&ledger.entries)
-        .filter(|(f, e)| matches!(f, Fate::Rejected(_)) && matches!(e.body, EntryBody::Rejected { .. }))
+        .filter(|(f, e)| {
+            matches!(f, Fate::Rejected(_)) && matches!(e.body, EntryBody::Rejected { .. })
+        })
         .count() as u64;
     if parsed_rejections != counters.workers.rejected_lines {
         errors.push(format!(
@@ -169,9 +180,11 @@ pub fn verify(
         .entries
         .iter()
         .filter_map(|e| match &e.body {
-            EntryBody::Metric(m) if m.metric_type == MetricType::Count => {
-                Some((m.context.name.as_str(), m.context.tags.as_slice(), m.context.host.as_str()))
-            }
+            EntryBody::Metric(m) if m.metric_type == MetricType::Count => Some((
+                m.context.name.as_str(),
+                m.context.tags.as_slice(),
+                m.context.host.as_str(),
+            )),
             _ => None,
         })
         .collect();
@@ -187,9 +200,14 @@ pub fn verify(
         errors.push(format!("… {} disagreements in all", cmp.mismatch_count));
     }
     if !counts.identity_holds() {
-        errors.push("the accounting identity sent = rejected + flushed + lost does not hold".into());
+        errors
+            .push("the accounting identity sent = rejected + flushed + lost does not hold".into());
     }
-    Verification { counts, examples, accounting_errors: errors }
+    Verification {
+        counts,
+        examples,
+        accounting_errors: errors,
+    }
 }
 
 const MAX_ERRORS_SHOWN: usize = 20;
@@ -201,14 +219,18 @@ fn example(e: &ledger::Entry, stage: Stage, config: &PipelineConfig) -> LostExam
             metric: m.context.name.clone(),
             metric_type: m.metric_type.name(),
             tags: m.context.tags.clone(),
-            bucket: m.timestamp.unwrap_or(m.arrival_s - m.arrival_s.rem_euclid(interval)),
+            bucket: m
+                .timestamp
+                .unwrap_or(m.arrival_s - m.arrival_s.rem_euclid(interval)),
             stage: stage.name(),
             value: match &m.value {
                 crate::pipeline::sample::SampleValue::Number(n) => serde_json::json!(n),
                 crate::pipeline::sample::SampleValue::Set(s) => serde_json::json!(s.as_ref()),
             },
         },
-        EntryBody::Event { title, ts, tags, .. } => LostExample {
+        EntryBody::Event {
+            title, ts, tags, ..
+        } => LostExample {
             metric: title.clone(),
             metric_type: "event",
             tags: tags.clone(),
@@ -216,7 +238,13 @@ fn example(e: &ledger::Entry, stage: Stage, config: &PipelineConfig) -> LostExam
             stage: stage.name(),
             value: serde_json::Value::Null,
         },
-        EntryBody::ServiceCheck { name, ts, tags, status, .. } => LostExample {
+        EntryBody::ServiceCheck {
+            name,
+            ts,
+            tags,
+            status,
+            ..
+        } => LostExample {
             metric: name.clone(),
             metric_type: "service_check",
             tags: tags.clone(),
@@ -236,10 +264,17 @@ fn example(e: &ledger::Entry, stage: Stage, config: &PipelineConfig) -> LostExam
 }
 
 /// The verdict under an expectation.
-pub fn verdict(counts: &Counts, accounting_errors: &[String], expectation: Expectation) -> (Verdict, Vec<String>) {
+pub fn verdict(
+    counts: &Counts,
+    accounting_errors: &[String],
+    expectation: Expectation,
+) -> (Verdict, Vec<String>) {
     let mut reasons = Vec::new();
     if !accounting_errors.is_empty() {
-        reasons.push(format!("{} accounting error(s): the flushed output disagrees with the reported losses", accounting_errors.len()));
+        reasons.push(format!(
+            "{} accounting error(s): the flushed output disagrees with the reported losses",
+            accounting_errors.len()
+        ));
         return (Verdict::AccountingError, reasons);
     }
     if counts.sent == counts.rejected {
@@ -255,10 +290,17 @@ pub fn verdict(counts: &Counts, accounting_errors: &[String], expectation: Expec
                     .filter(|(_, n)| **n > 0)
                     .map(|(s, n)| format!("{n} at {s}"))
                     .collect();
-                reasons.push(format!("{} samples lost ({}) where zero loss is expected", counts.lost, stages.join(", ")));
+                reasons.push(format!(
+                    "{} samples lost ({}) where zero loss is expected",
+                    counts.lost,
+                    stages.join(", ")
+                ));
             }
             if counts.surplus > 0 {
-                reasons.push(format!("{} points flushed that were never sent", counts.surplus));
+                reasons.push(format!(
+                    "{} points flushed that were never sent",
+                    counts.surplus
+                ));
             }
             if counts.duplicates > 0 {
                 reasons.push(format!("{} points flushed twice", counts.duplicates));

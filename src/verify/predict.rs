@@ -69,7 +69,11 @@ struct Group {
 }
 
 /// Predicts the output of the entries for which `keep(index)` is true.
-pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) -> bool) -> Prediction {
+pub fn predict(
+    ledger: &Ledger,
+    config: &PipelineConfig,
+    keep: &dyn Fn(usize) -> bool,
+) -> Prediction {
     let mut groups: BTreeMap<(u64, i64), (usize, Group)> = BTreeMap::new();
     let mut dists: BTreeMap<(u64, i64), (usize, SketchSummary)> = BTreeMap::new();
     let mut out = Prediction::default();
@@ -87,9 +91,24 @@ pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) ->
                 let bucket = m.arrival_s - m.arrival_s.rem_euclid(interval);
                 let n = number(&m.value);
                 // A rate of 0 is treated as 1, as the reference's aggregates do.
-                let rate = if m.sample_rate == 0.0 { 1.0 } else { m.sample_rate };
+                let rate = if m.sample_rate == 0.0 {
+                    1.0
+                } else {
+                    m.sample_rate
+                };
                 if m.metric_type == MetricType::Distribution {
-                    let d = &mut dists.entry((m.context.key, bucket)).or_insert((i, SketchSummary { count: 0, sum: 0.0, min: n, max: n })).1;
+                    let d = &mut dists
+                        .entry((m.context.key, bucket))
+                        .or_insert((
+                            i,
+                            SketchSummary {
+                                count: 0,
+                                sum: 0.0,
+                                min: n,
+                                max: n,
+                            },
+                        ))
+                        .1;
                     let w = 1.0 / rate;
                     d.count += w as i64;
                     d.sum += n * w;
@@ -97,7 +116,10 @@ pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) ->
                     d.max = d.max.max(n);
                     continue;
                 }
-                let g = &mut groups.entry((m.context.key, bucket)).or_insert_with(|| (i, Group::default())).1;
+                let g = &mut groups
+                    .entry((m.context.key, bucket))
+                    .or_insert_with(|| (i, Group::default()))
+                    .1;
                 let kind = *g.first.get_or_insert(m.metric_type);
                 match kind {
                     MetricType::Count => g.counter += n / rate,
@@ -117,22 +139,59 @@ pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) ->
                     }
                 }
             }
-            EntryBody::Event { title, ts, host, tags } => {
-                *out.items.entry(ItemKey { kind: "event", name: title.clone(), ts: *ts, host: host.clone(), tags: tags.clone(), status: 0 }).or_default() += 1;
+            EntryBody::Event {
+                title,
+                ts,
+                host,
+                tags,
+            } => {
+                *out.items
+                    .entry(ItemKey {
+                        kind: "event",
+                        name: title.clone(),
+                        ts: *ts,
+                        host: host.clone(),
+                        tags: tags.clone(),
+                        status: 0,
+                    })
+                    .or_default() += 1;
             }
-            EntryBody::ServiceCheck { name, status, ts, host, tags } => {
-                *out.items.entry(ItemKey { kind: "service_check", name: name.clone(), ts: *ts, host: host.clone(), tags: tags.clone(), status: *status }).or_default() += 1;
+            EntryBody::ServiceCheck {
+                name,
+                status,
+                ts,
+                host,
+                tags,
+            } => {
+                *out.items
+                    .entry(ItemKey {
+                        kind: "service_check",
+                        name: name.clone(),
+                        ts: *ts,
+                        host: host.clone(),
+                        tags: tags.clone(),
+                        status: *status,
+                    })
+                    .or_default() += 1;
             }
             EntryBody::Rejected { .. } => {}
         }
     }
     let percentiles = config.percentiles();
     for ((_, bucket), (first_idx, g)) in groups {
-        let EntryBody::Metric(m) = &ledger.entries[first_idx].body else { continue };
+        let EntryBody::Metric(m) = &ledger.entries[first_idx].body else {
+            continue;
+        };
         let ctx = &m.context;
         let mut put = |suffix: &str, t: SeriesType, v: f64| {
             out.points.insert(
-                PointKey { metric: format!("{}{}", ctx.name, suffix), series_type: t, tags: ctx.tags.clone(), host: ctx.host.clone(), ts: bucket },
+                PointKey {
+                    metric: format!("{}{}", ctx.name, suffix),
+                    series_type: t,
+                    tags: ctx.tags.clone(),
+                    host: ctx.host.clone(),
+                    ts: bucket,
+                },
                 (v, 1),
             );
         };
@@ -147,7 +206,10 @@ pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) ->
                     let (v, t) = match agg.as_str() {
                         "max" => (sorted.last().map_or(0.0, |s| s.0), SeriesType::Gauge),
                         "min" => (sorted.first().map_or(0.0, |s| s.0), SeriesType::Gauge),
-                        "median" => (weighted_rank(&sorted, (g.hist_count - 1) / 2), SeriesType::Gauge),
+                        "median" => (
+                            weighted_rank(&sorted, (g.hist_count - 1) / 2),
+                            SeriesType::Gauge,
+                        ),
                         "avg" => (g.hist_sum / g.hist_count as f64, SeriesType::Gauge),
                         "sum" => (g.hist_sum, SeriesType::Gauge),
                         "count" => (g.hist_count as f64 / interval as f64, SeriesType::Rate),
@@ -157,16 +219,30 @@ pub fn predict(ledger: &Ledger, config: &PipelineConfig, keep: &dyn Fn(usize) ->
                 }
                 for p in &percentiles {
                     let target = (i64::from(*p) * g.hist_count - 1) / 100;
-                    put(&format!(".{p}percentile"), SeriesType::Gauge, weighted_rank(&sorted, target));
+                    put(
+                        &format!(".{p}percentile"),
+                        SeriesType::Gauge,
+                        weighted_rank(&sorted, target),
+                    );
                 }
             }
             None => {}
         }
     }
     for ((_, bucket), (first_idx, s)) in dists {
-        let EntryBody::Metric(m) = &ledger.entries[first_idx].body else { continue };
+        let EntryBody::Metric(m) = &ledger.entries[first_idx].body else {
+            continue;
+        };
         let ctx = &m.context;
-        out.sketches.insert(SketchKey { metric: ctx.name.clone(), tags: ctx.tags.clone(), host: ctx.host.clone(), ts: bucket }, s);
+        out.sketches.insert(
+            SketchKey {
+                metric: ctx.name.clone(),
+                tags: ctx.tags.clone(),
+                host: ctx.host.clone(),
+                ts: bucket,
+            },
+            s,
+        );
     }
     out
 }

@@ -42,7 +42,9 @@ impl Aggregate {
         match metric_type {
             MetricType::Count => Aggregate::Counter { sum: 0.0 },
             MetricType::Gauge => Aggregate::Gauge { value: 0.0 },
-            MetricType::Set => Aggregate::Set { values: HashSet::new() },
+            MetricType::Set => Aggregate::Set {
+                values: HashSet::new(),
+            },
             MetricType::Histogram | MetricType::Timing | MetricType::Distribution => {
                 Aggregate::Histogram(Histogram::default())
             }
@@ -50,7 +52,11 @@ impl Aggregate {
     }
 
     pub fn add(&mut self, sample: &Sample) {
-        let rate = if sample.sample_rate == 0.0 { 1.0 } else { sample.sample_rate };
+        let rate = if sample.sample_rate == 0.0 {
+            1.0
+        } else {
+            sample.sample_rate
+        };
         match self {
             Aggregate::Counter { sum } => *sum += sample.number() * (1.0 / rate),
             Aggregate::Gauge { value } => *value = sample.number(),
@@ -97,7 +103,12 @@ pub struct AggregateValue {
 impl Histogram {
     /// The configured aggregates then percentiles, computed as the reference does (weighted
     /// ranks over the samples sorted by value).
-    pub fn flush(&mut self, aggregates: &[String], percentiles: &[u32], interval: i64) -> Vec<AggregateValue> {
+    pub fn flush(
+        &mut self,
+        aggregates: &[String],
+        percentiles: &[u32],
+        interval: i64,
+    ) -> Vec<AggregateValue> {
         let mut out = Vec::new();
         if self.samples.is_empty() {
             return out;
@@ -113,7 +124,11 @@ impl Histogram {
                 "count" => (self.count as f64 / interval as f64, true),
                 _ => continue,
             };
-            out.push(AggregateValue { suffix: format!(".{agg}"), is_rate, value });
+            out.push(AggregateValue {
+                suffix: format!(".{agg}"),
+                is_rate,
+                value,
+            });
         }
         for p in percentiles {
             let target = (i64::from(*p) * self.count - 1) / 100;
@@ -154,7 +169,9 @@ mod tests {
     }
 
     fn aggs() -> Vec<String> {
-        ["max", "median", "avg", "count", "min", "sum"].map(String::from).to_vec()
+        ["max", "median", "avg", "count", "min", "sum"]
+            .map(String::from)
+            .to_vec()
     }
 
     #[test]

@@ -45,7 +45,11 @@ impl Distribution {
     /// Inserts a value with the reference's weight: a rate outside (0, 1] counts as 1, and the
     /// count is the truncated `1 / rate` while the sum uses the exact weight.
     pub fn insert(&mut self, value: f64, sample_rate: f64) {
-        let rate = if sample_rate > 0.0 && sample_rate <= 1.0 { sample_rate } else { 1.0 };
+        let rate = if sample_rate > 0.0 && sample_rate <= 1.0 {
+            sample_rate
+        } else {
+            1.0
+        };
         let n = 1.0 / rate;
         let cnt = n as i64;
         // Merge of a one-value summary, as quantile.Summary.InsertN does.

@@ -112,7 +112,11 @@ impl TimeSampler {
             }
             self.contexts.insert(
                 key,
-                Tracked { context: sample.context.clone(), metric_type: sample.metric_type, last_seen: ts },
+                Tracked {
+                    context: sample.context.clone(),
+                    metric_type: sample.metric_type,
+                    last_seen: ts,
+                },
             );
         }
         if let Some(t) = self.contexts.get_mut(&key) {
@@ -163,8 +167,12 @@ impl TimeSampler {
             self.emit(start, bucket, &mut series);
         }
         let mut items: Vec<FlushedItem> = series.into_values().map(FlushedItem::Series).collect();
-        let starts: Vec<i64> =
-            self.sketches.keys().copied().filter(|s| force_all || *s < cutoff).collect();
+        let starts: Vec<i64> = self
+            .sketches
+            .keys()
+            .copied()
+            .filter(|s| force_all || *s < cutoff)
+            .collect();
         for start in starts {
             let bucket = self.sketches.remove(&start).unwrap_or_default();
             self.counters.flushed_buckets += 1;
@@ -208,7 +216,12 @@ impl TimeSampler {
         }
     }
 
-    fn emit(&mut self, start: i64, bucket: Bucket, out: &mut BTreeMap<(u64, String, SeriesType), Series>) {
+    fn emit(
+        &mut self,
+        start: i64,
+        bucket: Bucket,
+        out: &mut BTreeMap<(u64, String, SeriesType), Series>,
+    ) {
         self.counters.flushed_buckets += 1;
         let mut push = |ctx: &Context, suffix: &str, t: SeriesType, value: f64| {
             out.entry((ctx.key, suffix.to_string(), t))
@@ -232,7 +245,11 @@ impl TimeSampler {
                 Aggregate::Set { values } => push(&ctx, "", SeriesType::Gauge, values.len() as f64),
                 Aggregate::Histogram(mut h) => {
                     for v in h.flush(&self.aggregates, &self.percentiles, self.interval) {
-                        let t = if v.is_rate { SeriesType::Rate } else { SeriesType::Gauge };
+                        let t = if v.is_rate {
+                            SeriesType::Rate
+                        } else {
+                            SeriesType::Gauge
+                        };
                         push(&ctx, &v.suffix, t, v.value);
                     }
                 }
@@ -262,7 +279,11 @@ impl TimeSampler {
             *out.entry(*s).or_default() += b.samples;
         }
         out.into_iter()
-            .map(|(start, samples)| DroppedBucket { shard: self.shard, start, samples })
+            .map(|(start, samples)| DroppedBucket {
+                shard: self.shard,
+                start,
+                samples,
+            })
             .collect()
     }
 }
