@@ -2,6 +2,8 @@
 //! the real objects each command needs ("high" arguments), one file per command.
 
 pub mod check;
+pub mod generate;
+pub mod inspect;
 pub mod source_args;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,10 @@ pub enum Command {
     /// output against what was sent, with `flush_incomplete_buckets` off and on.
     #[command(after_help = crate::exit::TABLE)]
     Check(check::CheckArgs),
+    /// Datagrams, lines, per-type counts, contexts, time span and rejected lines of a source.
+    Inspect(inspect::InspectArgs),
+    /// Write a seeded generated stream as a capture file, pcap, JSON lines or text.
+    Generate(generate::GenerateArgs),
 }
 
 /// A user error the command line reports with exit code 2.
@@ -43,5 +49,7 @@ pub struct UsageError(pub String);
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args, cli.color),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }

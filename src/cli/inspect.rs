@@ -1,0 +1,85 @@
+//! `lastbucket inspect SOURCE`.
+
+use super::source_args::{SourceArgs, SourceSpec};
+use crate::check::StreamOpener;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// Read buffer of the server being modelled: longer datagrams are counted as oversize.
+    #[arg(long, default_value_t = 8192)]
+    pub buffer_size: usize,
+}
+
+pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
+    let spec = match args.source.spec() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(crate::exit::USAGE);
+        }
+    };
+    let stream = match spec.open() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(crate::exit::INPUT);
+        }
+    };
+    let inspection = match crate::inspect::inspect(stream, args.buffer_size) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(crate::exit::INPUT);
+        }
+    };
+    let capture = match &spec {
+        SourceSpec::File { .. } => spec.read_stats().and_then(|s| s.capture),
+        SourceSpec::Generated(_) => None,
+    };
+    if args.format == "json" {
+        let mut v = serde_json::to_value(&inspection)?;
+        if let (Some(c), Some(obj)) = (&capture, v.as_object_mut()) {
+            obj.insert("capture".into(), capture_json(c));
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", crate::inspect::render(&inspection, &spec.description()));
+        if let Some(c) = &capture {
+            println!("capture         version {}{}, tagger state {} bytes", c.version, if c.compressed { " (zstd)" } else { "" }, c.tagger_state_len);
+            if let Some(state) = &c.tagger_state {
+                for (entity, e) in &state.state {
+                    println!("  entity        {entity}: {e:?}");
+                }
+                for (pid, entity) in &state.pid_map {
+                    println!("  pid           {pid} -> {entity}");
+                }
+            }
+        }
+    }
+    Ok(crate::exit::SUCCESS)
+}
+
+fn capture_json(c: &crate::source::CaptureInfo) -> serde_json::Value {
+    let (entities, pids): (Vec<String>, serde_json::Map<String, serde_json::Value>) = match &c.tagger_state {
+        Some(s) => (
+            s.state.keys().cloned().collect(),
+            s.pid_map.iter().map(|(p, e)| (p.to_string(), serde_json::json!(e))).collect(),
+        ),
+        None => (Vec::new(), serde_json::Map::new()),
+    };
+    serde_json::json!({
+        "version": c.version,
+        "compressed": c.compressed,
+        "tagger_state_bytes": c.tagger_state_len,
+        "tagger_entities": entities,
+        "tagger_pid_map": pids,
+    })
+}
