@@ -45,7 +45,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
     let stream = generate::generate(&config).inspect(|d| bytes += d.payload.len() as u64);
     match write_datagrams(&args.output, args.output_format, stream) {
         Ok(n) => {
-            eprintln!("wrote {n} datagrams ({bytes} bytes) to {}", args.output.display());
+            eprintln!(
+                "wrote {n} datagrams ({bytes} bytes) to {}",
+                args.output.display()
+            );
             Ok(crate::exit::SUCCESS)
         }
         Err(e) => {

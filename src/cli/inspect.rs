@@ -51,9 +51,17 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", crate::inspect::render(&inspection, &spec.description()));
+        print!(
+            "{}",
+            crate::inspect::render(&inspection, &spec.description())
+        );
         if let Some(c) = &capture {
-            println!("capture         version {}{}, tagger state {} bytes", c.version, if c.compressed { " (zstd)" } else { "" }, c.tagger_state_len);
+            println!(
+                "capture         version {}{}, tagger state {} bytes",
+                c.version,
+                if c.compressed { " (zstd)" } else { "" },
+                c.tagger_state_len
+            );
             if let Some(state) = &c.tagger_state {
                 for (entity, e) in &state.state {
                     println!("  entity        {entity}: {e:?}");
@@ -68,13 +76,17 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
 }
 
 fn capture_json(c: &crate::source::CaptureInfo) -> serde_json::Value {
-    let (entities, pids): (Vec<String>, serde_json::Map<String, serde_json::Value>) = match &c.tagger_state {
-        Some(s) => (
-            s.state.keys().cloned().collect(),
-            s.pid_map.iter().map(|(p, e)| (p.to_string(), serde_json::json!(e))).collect(),
-        ),
-        None => (Vec::new(), serde_json::Map::new()),
-    };
+    let (entities, pids): (Vec<String>, serde_json::Map<String, serde_json::Value>) =
+        match &c.tagger_state {
+            Some(s) => (
+                s.state.keys().cloned().collect(),
+                s.pid_map
+                    .iter()
+                    .map(|(p, e)| (p.to_string(), serde_json::json!(e)))
+                    .collect(),
+            ),
+            None => (Vec::new(), serde_json::Map::new()),
+        };
     serde_json::json!({
         "version": c.version,
         "compressed": c.compressed,

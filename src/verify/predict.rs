@@ -109,7 +109,12 @@ pub fn predict(
                             },
                         ))
                         .1;
-                    let w = 1.0 / rate;
+                    // Sketches take a rate outside (0, 1] as 1.
+                    let w = if m.sample_rate > 0.0 && m.sample_rate <= 1.0 {
+                        1.0 / m.sample_rate
+                    } else {
+                        1.0
+                    };
                     d.count += w as i64;
                     d.sum += n * w;
                     d.min = d.min.min(n);
