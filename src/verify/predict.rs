@@ -127,7 +127,7 @@ pub fn predict(
                     .1;
                 let kind = *g.first.get_or_insert(m.metric_type);
                 match kind {
-                    MetricType::Count => g.counter += n / rate,
+                    MetricType::Count => g.counter += n * (1.0 / m.sample_rate),
                     MetricType::Gauge => g.gauge = n,
                     MetricType::Set => {
                         let s = match &m.value {

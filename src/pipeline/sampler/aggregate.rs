@@ -58,7 +58,8 @@ impl Aggregate {
             sample.sample_rate
         };
         match self {
-            Aggregate::Counter { sum } => *sum += sample.number() * (1.0 / rate),
+            // The reference's counter does not guard the rate: `@0` makes it infinite.
+            Aggregate::Counter { sum } => *sum += sample.number() * (1.0 / sample.sample_rate),
             Aggregate::Gauge { value } => *value = sample.number(),
             Aggregate::Set { values } => {
                 let raw: Box<str> = match &sample.value {
