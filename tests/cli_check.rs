@@ -14,7 +14,10 @@ fn scenario<'a>(report: &'a Value, flag: bool, drain: &str) -> &'a Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["settings"]["flush_incomplete_buckets"] == flag && s["settings"]["batcher_drain"] == drain)
+        .find(|s| {
+            s["settings"]["flush_incomplete_buckets"] == flag
+                && s["settings"]["batcher_drain"] == drain
+        })
         .unwrap_or_else(|| panic!("no scenario flag={flag} drain={drain}"))
 }
 
@@ -65,7 +68,10 @@ fn default_check_passes_and_flag_off_loses_exactly_the_open_bucket_and_the_queue
         }
     }
     let off = scenario(&report, false, "auto");
-    assert!(queue > 0 && open > 0, "the default workload ends mid-bucket with datagrams held");
+    assert!(
+        queue > 0 && open > 0,
+        "the default workload ends mid-bucket with datagrams held"
+    );
     assert_eq!(off["counts"]["lost_by_stage"]["queue"], queue);
     assert_eq!(off["counts"]["lost_by_stage"]["open_bucket"], open);
     assert_eq!(off["counts"]["lost"], queue + open);
@@ -100,7 +106,16 @@ fn never_drain_with_the_flag_on_loses_the_queue_and_fails() {
     assert_eq!(s["counts"]["lost_by_stage"]["open_bucket"], 0);
     // The same loss is accepted when the expectation says so.
     lastbucket()
-        .args(["check", "--flush-incomplete-buckets", "on", "--batcher-drain", "never", "--expect", "loss", "--quiet"])
+        .args([
+            "check",
+            "--flush-incomplete-buckets",
+            "on",
+            "--batcher-drain",
+            "never",
+            "--expect",
+            "loss",
+            "--quiet",
+        ])
         .assert()
         .code(0);
 }
@@ -130,16 +145,35 @@ fn identity_holds_in_every_scenario_and_type() {
     for s in scenarios {
         let c = &s["counts"];
         let n = |v: &Value| v.as_u64().unwrap();
-        assert_eq!(n(&c["sent"]), n(&c["rejected"]) + n(&c["flushed"]) + n(&c["lost"]), "{}", s["name"]);
-        let by_stage: u64 = c["lost_by_stage"].as_object().unwrap().values().map(n).sum();
+        assert_eq!(
+            n(&c["sent"]),
+            n(&c["rejected"]) + n(&c["flushed"]) + n(&c["lost"]),
+            "{}",
+            s["name"]
+        );
+        let by_stage: u64 = c["lost_by_stage"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(n)
+            .sum();
         assert_eq!(by_stage, n(&c["lost"]));
         let mut sent = 0;
         for (t, tc) in c["by_type"].as_object().unwrap() {
-            assert_eq!(n(&tc["sent"]), n(&tc["rejected"]) + n(&tc["flushed"]) + n(&tc["lost"]), "{} {t}", s["name"]);
+            assert_eq!(
+                n(&tc["sent"]),
+                n(&tc["rejected"]) + n(&tc["flushed"]) + n(&tc["lost"]),
+                "{} {t}",
+                s["name"]
+            );
             sent += n(&tc["sent"]);
         }
         assert_eq!(sent, n(&c["sent"]));
-        assert_ne!(s["verdict"], "accounting_error", "{}", s["accounting_errors"]);
+        assert_ne!(
+            s["verdict"], "accounting_error",
+            "{}",
+            s["accounting_errors"]
+        );
     }
 }
 
@@ -147,7 +181,17 @@ fn identity_holds_in_every_scenario_and_type() {
 fn same_seed_and_stop_give_byte_identical_json() {
     let run = || {
         lastbucket()
-            .args(["check", "gen:seed=3,duration=25", "--stop", "random:2", "--seed", "9", "--export-json", "-", "--quiet"])
+            .args([
+                "check",
+                "gen:seed=3,duration=25",
+                "--stop",
+                "random:2",
+                "--seed",
+                "9",
+                "--export-json",
+                "-",
+                "--quiet",
+            ])
             .output()
             .unwrap()
             .stdout
@@ -159,12 +203,21 @@ fn same_seed_and_stop_give_byte_identical_json() {
 
 #[test]
 fn usage_errors_exit_2() {
-    lastbucket().args(["check", "--flush-incomplete-buckets", "sometimes"]).assert().code(2);
-    lastbucket().args(["check", "--stop", "later"]).assert().code(2);
+    lastbucket()
+        .args(["check", "--flush-incomplete-buckets", "sometimes"])
+        .assert()
+        .code(2);
+    lastbucket()
+        .args(["check", "--stop", "later"])
+        .assert()
+        .code(2);
     lastbucket()
         .args(["check", "gen:seed=1,contxts=5"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("contxts"));
-    lastbucket().args(["check", "--expect", "maybe"]).assert().code(2);
+    lastbucket()
+        .args(["check", "--expect", "maybe"])
+        .assert()
+        .code(2);
 }

@@ -9,11 +9,20 @@ use predicates::prelude::*;
 fn real_client_pcaps_have_zero_loss_with_the_flag_on_and_match_inspect() {
     for file in ["python-client.pcap", "node-client.pcap"] {
         let path = fixture(file);
-        let (code, inspect) = json_report(lastbucket().arg("inspect").arg(&path).args(["--format", "json"]));
-        assert_eq!(code, 0);
-        let (code, report) = json_report(
-            lastbucket().arg("check").arg(&path).args(["--flush-incomplete-buckets", "on", "--export-json", "-", "--quiet"]),
+        let (code, inspect) = json_report(
+            lastbucket()
+                .arg("inspect")
+                .arg(&path)
+                .args(["--format", "json"]),
         );
+        assert_eq!(code, 0);
+        let (code, report) = json_report(lastbucket().arg("check").arg(&path).args([
+            "--flush-incomplete-buckets",
+            "on",
+            "--export-json",
+            "-",
+            "--quiet",
+        ]));
         assert_eq!(code, 0, "{file}: {report}");
         let s = &report["scenarios"][0];
         assert_eq!(s["verdict"], "pass");
@@ -23,12 +32,22 @@ fn real_client_pcaps_have_zero_loss_with_the_flag_on_and_match_inspect() {
         // Per type, the check counts what inspect counts: values per metric type, events, checks.
         assert_eq!(by_type["event"]["sent"], inspect["events"]);
         assert_eq!(by_type["service_check"]["sent"], inspect["service_checks"]);
-        let metric_samples: u64 = ["count", "gauge", "histogram", "timing", "distribution", "set"]
-            .iter()
-            .map(|t| by_type[t]["sent"].as_u64().unwrap())
-            .sum();
+        let metric_samples: u64 = [
+            "count",
+            "gauge",
+            "histogram",
+            "timing",
+            "distribution",
+            "set",
+        ]
+        .iter()
+        .map(|t| by_type[t]["sent"].as_u64().unwrap())
+        .sum();
         assert_eq!(metric_samples, inspect["samples"].as_u64().unwrap());
-        assert_eq!(by_type["set"]["flushed"].as_u64().unwrap(), inspect["metrics_by_type"]["s"].as_u64().unwrap());
+        assert_eq!(
+            by_type["set"]["flushed"].as_u64().unwrap(),
+            inspect["metrics_by_type"]["s"].as_u64().unwrap()
+        );
         assert_eq!(report["source"]["kind"], "pcap");
         assert_eq!(report["source"]["packets"], inspect["datagrams"]);
     }
@@ -36,8 +55,17 @@ fn real_client_pcaps_have_zero_loss_with_the_flag_on_and_match_inspect() {
 
 #[test]
 fn agent_capture_files_of_every_version_are_checked() {
-    for file in ["capture-v1.dog", "capture-v2.dog.zst", "capture-v3.dog", "capture-v3.dog.zst"] {
-        let (code, report) = json_report(lastbucket().arg("check").arg(fixture(file)).args(["--export-json", "-", "--quiet"]));
+    for file in [
+        "capture-v1.dog",
+        "capture-v2.dog.zst",
+        "capture-v3.dog",
+        "capture-v3.dog.zst",
+    ] {
+        let (code, report) = json_report(lastbucket().arg("check").arg(fixture(file)).args([
+            "--export-json",
+            "-",
+            "--quiet",
+        ]));
         assert!(code == 0 || code == 4, "{file}: exit {code}");
         assert_eq!(report["source"]["kind"], "capture", "{file}");
     }
@@ -56,10 +84,17 @@ fn truncated_capture_is_an_input_error_naming_the_offset() {
         .code(3)
         .stderr(predicate::str::contains("cut.dog").and(predicate::str::contains("offset")));
     // With --allow-truncated the readable part is checked and the report says where it ends.
-    let (code, report) =
-        json_report(lastbucket().arg("check").arg(&cut).args(["--allow-truncated", "--export-json", "-", "--quiet"]));
+    let (code, report) = json_report(lastbucket().arg("check").arg(&cut).args([
+        "--allow-truncated",
+        "--export-json",
+        "-",
+        "--quiet",
+    ]));
     assert!(code == 0 || code == 4, "exit {code}");
-    assert!(report["source"]["truncated_at"].as_u64().is_some(), "{report}");
+    assert!(
+        report["source"]["truncated_at"].as_u64().is_some(),
+        "{report}"
+    );
 }
 
 #[test]
@@ -84,7 +119,13 @@ fn jsonl_source_with_hand_made_datagrams() {
          {\"ts_ns\": 1700000013000000000, \"payload\": \"a:3|c\"}\n",
     )
     .unwrap();
-    let (code, report) = json_report(lastbucket().arg("check").arg(&path).args(["--export-json", "-", "--quiet"]));
+    let (code, report) =
+        json_report(
+            lastbucket()
+                .arg("check")
+                .arg(&path)
+                .args(["--export-json", "-", "--quiet"]),
+        );
     assert_eq!(code, 0);
     let off = &report["scenarios"][0];
     assert_eq!(off["settings"]["flush_incomplete_buckets"], false);

@@ -12,7 +12,9 @@ pub fn lastbucket() -> Command {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// Runs a command that writes `--export-json -` and parses stdout.
@@ -20,7 +22,13 @@ pub fn json_report(cmd: &mut Command) -> (i32, serde_json::Value) {
     let out = cmd.output().expect("runs");
     let code = out.status.code().unwrap_or(-1);
     let text = String::from_utf8_lossy(&out.stdout);
-    let start = text.find('{').unwrap_or_else(|| panic!("no JSON in stdout: {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
-    let v = serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+    let start = text.find('{').unwrap_or_else(|| {
+        panic!(
+            "no JSON in stdout: {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let v =
+        serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
     (code, v)
 }
