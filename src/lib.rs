@@ -4,7 +4,9 @@
 pub mod check;
 pub mod cli;
 pub mod exit;
+pub mod export;
 pub mod inspect;
+pub mod output;
 pub mod pipeline;
 pub mod protocol;
 pub mod report;

@@ -105,11 +105,22 @@ pub fn scenario_name(stop: &str, s: &StopSettings) -> String {
     )
 }
 
-/// Runs every scenario; `on_scenario` sees the report after each one (exports, progress).
+/// Sees a check's progress: exports rewritten after each scenario, the progress bar.
+pub trait CheckObserver {
+    /// The number of scenarios, once the stream was surveyed.
+    fn planned(&mut self, _scenarios: usize) {}
+    /// The report so far, after each scenario.
+    fn scenario_done(&mut self, _report: &Report) {}
+}
+
+/// An observer that ignores everything.
+impl CheckObserver for () {}
+
+/// Runs every scenario; `observer` sees the plan and the report after each scenario.
 pub fn run_check(
     plan: &CheckPlan,
     opener: &dyn StreamOpener,
-    on_scenario: &mut dyn FnMut(&Report),
+    observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     let (shape, source) = survey(opener, &plan.config)?;
     let stops: Vec<ResolvedStop> = plan
@@ -117,6 +128,7 @@ pub fn run_check(
         .iter()
         .flat_map(|m| moment::resolve(m, &shape, plan.config.bucket_seconds, plan.seed))
         .collect();
+    observer.planned(stops.len() * plan.settings.len());
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo::default(),
@@ -135,7 +147,7 @@ pub fn run_check(
             let scenario = run_scenario(plan, opener, stop, *settings, &shape)?;
             report.scenarios.push(scenario);
             report.exit_code = crate::exit::for_report(&report);
-            on_scenario(&report);
+            observer.scenario_done(&report);
         }
     }
     Ok(report)

@@ -4,7 +4,10 @@
 pub mod check;
 pub mod generate;
 pub mod inspect;
+pub mod report_args;
+pub mod run_args;
 pub mod source_args;
+pub mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -15,17 +18,10 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     /// When to use colors: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, global = true, value_enum, default_value = "auto")]
-    pub color: ColorArg,
+    pub color: crate::output::color::ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorArg {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +30,10 @@ pub enum Command {
     /// output against what was sent, with `flush_incomplete_buckets` off and on.
     #[command(after_help = crate::exit::TABLE)]
     Check(check::CheckArgs),
+    /// Many stop moments over the stream (every Δ, N random points, or every bucket phase), per
+    /// flag setting: loss as a function of the stop moment, as a table, exports and an SVG plot.
+    #[command(after_help = crate::exit::TABLE)]
+    Sweep(sweep::SweepArgs),
     /// Datagrams, lines, per-type counts, contexts, time span and rejected lines of a source.
     Inspect(inspect::InspectArgs),
     /// Write a seeded generated stream as a capture file, pcap, JSON lines or text.
@@ -47,8 +47,10 @@ pub struct UsageError(pub String);
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    cli.color.apply();
     match cli.command {
-        Command::Check(args) => check::run(args, cli.color),
+        Command::Check(args) => check::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
     }

@@ -1,0 +1,98 @@
+//! The `--export-*` flags shared by `check` and `sweep`, and what happens around a run: exports
+//! rewritten after each scenario, the progress bar, the terminal report and the exit code.
+
+use super::UsageError;
+use crate::check::CheckObserver;
+use crate::export::{ExportFormat, ExportManager, ExportTarget};
+use crate::output::{progress, terminal};
+use crate::report::Report;
+use clap::Args;
+
+/// `--export-*` flags, shared by `check` and `sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Write the JSON report (schema_version 1) to FILE (`-` = stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<String>,
+    /// Write one CSV row per scenario × setting to FILE (`-` = stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<String>,
+    /// Write a Markdown table to FILE (`-` = stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<String>,
+    /// Write JUnit XML (one test case per scenario × setting) to FILE (`-` = stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_junit: Option<String>,
+}
+
+impl ExportArgs {
+    /// The export manager, with every file target created.
+    pub fn manager(&self) -> Result<ExportManager, UsageError> {
+        let exports = [
+            (ExportFormat::Json, &self.export_json),
+            (ExportFormat::Csv, &self.export_csv),
+            (ExportFormat::Markdown, &self.export_markdown),
+            (ExportFormat::Junit, &self.export_junit),
+        ]
+        .into_iter()
+        .filter_map(|(f, t)| t.as_deref().map(|t| (f, ExportTarget::from(t))))
+        .collect();
+        ExportManager::new(exports).map_err(|e| UsageError(e.to_string()))
+    }
+}
+
+/// Exports rewritten after each scenario and the progress bar.
+pub struct Progress {
+    pub exports: ExportManager,
+    pub bar: indicatif::ProgressBar,
+    /// The first export error, reported at the end (the run goes on).
+    pub error: Option<crate::export::ExportError>,
+}
+
+impl Progress {
+    pub fn new(exports: ExportManager, what: &str, quiet: bool) -> Progress {
+        Progress {
+            exports,
+            bar: progress::bar(0, what, quiet),
+            error: None,
+        }
+    }
+}
+
+impl CheckObserver for Progress {
+    fn planned(&mut self, scenarios: usize) {
+        self.bar.set_length(scenarios as u64);
+    }
+    fn scenario_done(&mut self, report: &Report) {
+        self.bar.inc(1);
+        if let Err(e) = self.exports.write_partial(report) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+/// Writes `body` (the terminal report) and the summary line — to stderr when an export takes
+/// stdout — and the final exports; returns the exit code.
+pub fn finish(report: &Report, progress: Progress, body: Option<String>) -> i32 {
+    progress.bar.finish_and_clear();
+    let text = match body {
+        Some(body) => format!("{body}\n{}", terminal::summary(report)),
+        None => terminal::summary(report),
+    };
+    if progress.exports.uses_stdout() {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+    let result = match progress.error {
+        Some(e) => Err(e),
+        None => progress.exports.write_final(report),
+    };
+    match result {
+        Ok(()) => report.exit_code,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            crate::exit::USAGE
+        }
+    }
+}

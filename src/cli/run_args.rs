@@ -1,0 +1,109 @@
+//! The settings matrix and pipeline settings shared by `check` and `sweep`, and the plan they
+//! become.
+
+use super::UsageError;
+use crate::check::matrix::{self, Expectations, FlagChoice};
+use crate::check::moment::StopMoment;
+use crate::check::CheckPlan;
+use crate::pipeline::{BatcherDrain, ListenerKind, PipelineConfig};
+use clap::Args;
+use std::path::PathBuf;
+
+/// The settings matrix and the pipeline settings, shared by `check` and `sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// `dogstatsd_flush_incomplete_buckets` settings to run.
+    #[arg(long, value_enum, default_value = "both")]
+    pub flush_incomplete_buckets: FlagChoice,
+
+    /// auto: workers drain their queue on stop when the flag is on (current reference);
+    /// never: the behaviour before that change.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "never"])]
+    pub batcher_drain: String,
+
+    /// Run the three-way matrix: off, on with the old (never) drain, on.
+    #[arg(long)]
+    pub legacy: bool,
+
+    /// Expectation override: zero-loss|loss|any for every setting, or off=…, on=…, on-never=….
+    #[arg(long, value_name = "EXPECTATION")]
+    pub expect: Vec<String>,
+
+    /// Seed of random stop moments.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Pipeline settings file (TOML or JSON; the agent's key names are accepted).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Number of workers (default: the reference's max(2, cores - 2)).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Number of time-sampler shards (`dogstatsd_pipeline_count`).
+    #[arg(long)]
+    pub pipeline_count: Option<usize>,
+
+    /// Virtual time a batch waits in the queue before a worker takes it (ms).
+    #[arg(long, value_name = "MS")]
+    pub queue_latency_ms: Option<u64>,
+
+    /// Listener kind of the embedded pipeline: udp packs datagrams into packets, unix does not.
+    #[arg(long, default_value = "udp", value_parser = ["udp", "unix"])]
+    pub listener: String,
+}
+
+impl RunArgs {
+    fn pipeline_config(&self) -> Result<PipelineConfig, UsageError> {
+        let mut config = match &self.config {
+            Some(path) => load_config(path)?,
+            None => PipelineConfig::default(),
+        };
+        if let Some(w) = self.workers {
+            config.workers = w;
+        }
+        if let Some(p) = self.pipeline_count {
+            config.pipeline_count = p;
+        }
+        if let Some(l) = self.queue_latency_ms {
+            config.queue_latency_ms = l;
+        }
+        config.validate().map_err(|e| UsageError(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// The plan of a run at these moments.
+    pub fn plan(
+        &self,
+        moments: Vec<StopMoment>,
+        flushed_out: Option<std::path::PathBuf>,
+    ) -> Result<CheckPlan, UsageError> {
+        let drain: BatcherDrain = self.batcher_drain.parse().map_err(UsageError)?;
+        Ok(CheckPlan {
+            config: self.pipeline_config()?,
+            listener: if self.listener == "unix" {
+                ListenerKind::Unix
+            } else {
+                ListenerKind::Udp
+            },
+            moments,
+            settings: matrix::settings(self.flush_incomplete_buckets, drain, self.legacy),
+            expectations: Expectations::parse(&self.expect).map_err(UsageError)?,
+            seed: self.seed,
+            flushed_out,
+        })
+    }
+}
+
+/// Reads a pipeline settings file, TOML or JSON by its first non-blank byte.
+pub fn load_config(path: &std::path::Path) -> Result<PipelineConfig, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    let parsed = if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        toml::from_str(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| UsageError(format!("invalid pipeline config {}: {e}", path.display())))
+}

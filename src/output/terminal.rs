@@ -1,0 +1,206 @@
+//! The terminal report: a table of scenarios × settings (sent, rejected, flushed, lost by stage,
+//! surplus, verdict), then for each scenario with loss or a failure its reasons and up to ten
+//! example lost samples with context and bucket, then a one-line summary.
+
+use crate::report::{Report, ScenarioReport, Verdict};
+use colored::{ColoredString, Colorize};
+use std::fmt::Write;
+
+/// Examples shown per scenario.
+pub const MAX_EXAMPLES: usize = 10;
+
+fn verdict(v: Verdict) -> ColoredString {
+    let s = v.name().to_uppercase();
+    match v {
+        Verdict::Pass => s.green().bold(),
+        Verdict::Fail => s.red().bold(),
+        Verdict::Vacuous => s.yellow().bold(),
+        Verdict::AccountingError => s.red().bold().underline(),
+    }
+}
+
+/// `queue 12, open_bucket 880`, or `-` without loss.
+pub fn by_stage(s: &ScenarioReport) -> String {
+    let parts: Vec<String> = s
+        .counts
+        .lost_by_stage
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The whole report (without the summary line).
+pub fn render(report: &Report) -> String {
+    let mut o = String::new();
+    let src = &report.source;
+    let _ = writeln!(
+        o,
+        "{} {} ({}): {} packets, {} lines, {} samples{}",
+        "Source".bold(),
+        src.description,
+        src.kind,
+        src.packets,
+        src.lines,
+        src.samples,
+        src.truncated_at
+            .map(|b| format!(", truncated: read up to byte {b}"))
+            .unwrap_or_default()
+    );
+    o.push('\n');
+    let header = [
+        "scenario",
+        "sent",
+        "rejected",
+        "flushed",
+        "lost",
+        "lost by stage",
+        "surplus",
+        "dup",
+        "expected",
+        "verdict",
+    ];
+    let rows: Vec<[String; 10]> = report
+        .scenarios
+        .iter()
+        .map(|s| {
+            let c = &s.counts;
+            [
+                s.name.clone(),
+                c.sent.to_string(),
+                c.rejected.to_string(),
+                c.flushed.to_string(),
+                c.lost.to_string(),
+                by_stage(s),
+                c.surplus.to_string(),
+                c.duplicates.to_string(),
+                s.expectation.name().to_string(),
+                s.verdict.name().to_uppercase(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Text columns left-aligned, numbers right-aligned.
+    let left = |i: usize| matches!(i, 0 | 5 | 8 | 9);
+    let pad = |i: usize, cell: &str| {
+        if left(i) {
+            format!("{cell:<w$}", w = widths[i])
+        } else {
+            format!("{cell:>w$}", w = widths[i])
+        }
+    };
+    let head: Vec<String> = header.iter().enumerate().map(|(i, h)| pad(i, h)).collect();
+    let _ = writeln!(o, "{}", head.join("  ").trim_end().bold());
+    for (r, s) in rows.iter().zip(&report.scenarios) {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match i {
+                // Color after padding: escape codes must not count as width.
+                4 if s.counts.lost > 0 => pad(i, c).yellow().to_string(),
+                // The last column needs no padding.
+                9 => verdict(s.verdict).to_string(),
+                _ => pad(i, c),
+            })
+            .collect();
+        let _ = writeln!(o, "{}", cells.join("  ").trim_end());
+    }
+    for s in &report.scenarios {
+        details(&mut o, s);
+    }
+    o
+}
+
+/// Reasons and example lost samples of a scenario that lost something or did not pass.
+fn details(o: &mut String, s: &ScenarioReport) {
+    if s.counts.lost == 0 && s.verdict == Verdict::Pass && s.counts.surplus == 0 {
+        return;
+    }
+    let _ = writeln!(o, "\n{} {}", s.name.bold(), verdict(s.verdict));
+    for r in &s.reasons {
+        let _ = writeln!(o, "  {r}");
+    }
+    for e in s.accounting_errors.iter().take(MAX_EXAMPLES) {
+        let _ = writeln!(o, "  {} {e}", "accounting error:".red());
+    }
+    if !s.examples.is_empty() {
+        let _ = writeln!(
+            o,
+            "  example lost samples ({} of {}):",
+            s.examples.len().min(MAX_EXAMPLES),
+            s.counts.lost
+        );
+        for e in s.examples.iter().take(MAX_EXAMPLES) {
+            let tags = if e.tags.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", e.tags.join(","))
+            };
+            let _ = writeln!(
+                o,
+                "    {:<13} bucket {}  {:<12} {}{}  value {}",
+                e.stage, e.bucket, e.metric_type, e.metric, tags, e.value
+            );
+        }
+    }
+}
+
+/// Failed scenarios a sweep details before it only counts the rest.
+pub const MAX_FAILURE_DETAILS: usize = 3;
+
+/// Details of the first scenarios that did not pass (a sweep can fail at every moment).
+pub fn failures(report: &Report) -> String {
+    let mut o = String::new();
+    let failed: Vec<_> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict != Verdict::Pass)
+        .collect();
+    for s in failed.iter().take(MAX_FAILURE_DETAILS) {
+        details(&mut o, s);
+    }
+    if failed.len() > MAX_FAILURE_DETAILS {
+        let _ = writeln!(
+            o,
+            "\n… and {} more scenarios that did not pass (see the exports)",
+            failed.len() - MAX_FAILURE_DETAILS
+        );
+    }
+    o
+}
+
+/// `2 scenarios: 2 passed — exit 0`.
+pub fn summary(report: &Report) -> String {
+    let count = |v: Verdict| report.scenarios.iter().filter(|s| s.verdict == v).count();
+    let mut parts = vec![format!("{} passed", count(Verdict::Pass))];
+    for (v, label) in [
+        (Verdict::Fail, "failed"),
+        (Verdict::Vacuous, "vacuous"),
+        (Verdict::AccountingError, "accounting errors"),
+    ] {
+        if count(v) > 0 {
+            parts.push(format!("{} {label}", count(v)));
+        }
+    }
+    let line = format!(
+        "{} scenarios: {} — exit {}",
+        report.scenarios.len(),
+        parts.join(", "),
+        report.exit_code
+    );
+    if report.exit_code == crate::exit::SUCCESS {
+        line.green().to_string()
+    } else {
+        line.red().to_string()
+    }
+}
