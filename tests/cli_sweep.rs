@@ -1,0 +1,108 @@
+//! `lastbucket sweep` through the built binary: moments, table, exports, the SVG plot.
+
+mod common;
+use common::{json_report, lastbucket};
+use quick_xml::events::Event;
+use serde_json::Value;
+
+const SOURCE: &str = "gen:seed=4,duration=32";
+
+fn lost(s: &Value) -> u64 {
+    s["counts"]["lost"].as_u64().unwrap()
+}
+
+#[test]
+fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("loss.svg");
+    let (code, report) = json_report(
+        lastbucket()
+            .args(["sweep", SOURCE, "--phases", "4", "--export-json", "-"])
+            .arg("--plot")
+            .arg(&svg),
+    );
+    assert_eq!(code, 0, "{report}");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 4 * 2);
+    for s in scenarios {
+        let c = &s["counts"];
+        assert_eq!(
+            c["sent"].as_u64().unwrap(),
+            c["rejected"].as_u64().unwrap() + c["flushed"].as_u64().unwrap() + lost(s)
+        );
+        if s["settings"]["flush_incomplete_buckets"] == true {
+            assert_eq!(lost(s), 0, "{}", s["name"]);
+        }
+    }
+    // Later in the last bucket, more of it is open when the flag is off.
+    let off: Vec<u64> = scenarios
+        .iter()
+        .filter(|s| s["settings"]["flush_incomplete_buckets"] == false)
+        .map(|s| s["counts"]["lost_by_stage"]["open_bucket"].as_u64().unwrap())
+        .collect();
+    assert_eq!(off.len(), 4);
+    assert!(off.windows(2).all(|w| w[0] <= w[1]), "{off:?}");
+    assert!(off[3] > 0);
+
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut polylines = 0;
+    loop {
+        match reader.read_event().expect("well-formed SVG") {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"polyline" => {
+                polylines += 1
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(polylines, 2, "one line per setting");
+    assert!(text.contains("flag=off drain=auto"));
+}
+
+#[test]
+fn every_covers_the_stream_and_ends_at_end() {
+    let out = lastbucket()
+        .args(["sweep", SOURCE, "--every", "10s", "--flush-incomplete-buckets", "off"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for row in ["t:0s", "t:10s", "t:20s", "t:30s", "end"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(row)),
+            "{row} missing:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn random_sweeps_are_reproducible() {
+    let run = || {
+        lastbucket()
+            .args(["sweep", SOURCE, "--random", "3", "--seed", "8"])
+            .args(["--export-csv", "-"])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let a = run();
+    assert_eq!(String::from_utf8_lossy(&a).lines().count(), 1 + 3 * 2);
+    assert_eq!(a, run());
+}
+
+#[test]
+fn bad_spreads_are_usage_errors() {
+    lastbucket()
+        .args(["sweep", "--every", "0s"])
+        .assert()
+        .code(2);
+    lastbucket()
+        .args(["sweep", "--every", "1s", "--random", "2"])
+        .assert()
+        .code(2);
+    lastbucket()
+        .args(["sweep", "--every", "1us"])
+        .assert()
+        .code(2);
+}
