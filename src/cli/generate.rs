@@ -1,16 +1,20 @@
 //! `lastbucket generate -o FILE`: the seeded generator written to any writable format.
 
-use super::source_args::{SourceArgs, SourceSpec};
-use crate::source::generate;
+use crate::source::generate::{self, GeneratorConfig};
 use crate::source::{write_datagrams, OutputFormat};
 use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Generator settings (`gen:seed=7,...`); default: the built-in default workload.
-    #[command(flatten)]
-    pub source: SourceArgs,
+    /// Generator settings (`gen:seed=7,contexts=1000,...`); default: the built-in default
+    /// workload.
+    #[arg(value_name = "gen:SETTINGS")]
+    pub spec: Option<String>,
+
+    /// Generator settings from a TOML or JSON file (unknown keys rejected).
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub generator: Option<PathBuf>,
 
     /// The file to write; its format comes from the name (.dog, .dog.zst/.zstd, .pcap, .pcapng,
     /// .jsonl, .txt) unless --output-format says otherwise.
@@ -23,12 +27,17 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
-    let config = match args.source.spec() {
-        Ok(SourceSpec::Generated(c)) => c,
-        Ok(SourceSpec::File { .. }) => {
-            eprintln!("Error: generate takes generator settings (gen:...), not a file");
+    let config = match (&args.spec, &args.generator) {
+        (Some(s), _) if !s.starts_with("gen:") => {
+            eprintln!("Error: generate takes generator settings (gen:...), not a file: {s}");
             return Ok(crate::exit::USAGE);
         }
+        (Some(s), _) => GeneratorConfig::from_spec(s),
+        (None, Some(path)) => GeneratorConfig::from_file(path),
+        (None, None) => Ok(GeneratorConfig::default()),
+    };
+    let config = match config {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("Error: {e}");
             return Ok(crate::exit::USAGE);
