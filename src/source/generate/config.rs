@@ -291,7 +291,11 @@ impl GeneratorConfig {
     pub fn validate(&self) -> Result<(), GenerateError> {
         use limits::*;
         between("contexts", self.contexts, CONTEXTS)?;
-        between("contexts_per_name", self.contexts_per_name, CONTEXTS_PER_NAME)?;
+        between(
+            "contexts_per_name",
+            self.contexts_per_name,
+            CONTEXTS_PER_NAME,
+        )?;
         range("name_length", self.name_length, NAME_LENGTH)?;
         between("tag_keys", self.tag_keys, TAG_KEYS)?;
         range("tag_key_length", self.tag_key_length, TAG_KEY_LENGTH)?;
@@ -461,10 +465,9 @@ impl GeneratorConfig {
     /// `gen:seed=7 — 3535 packets at 100/s over 35.35 s, 200 contexts`.
     pub fn describe(&self) -> String {
         let shape = match self.length {
-            StreamLength::Samples(n) => format!(
-                "packets at {}/s until {n} samples",
-                self.packet_rate
-            ),
+            StreamLength::Samples(n) => {
+                format!("packets at {}/s until {n} samples", self.packet_rate)
+            }
             _ => {
                 let n = self.max_packets();
                 let covered = n as u128 * NANOS_PER_SEC as u128 / self.packet_rate as u128;
@@ -532,7 +535,11 @@ mod tests {
             tags_per_line: IntRange::new(0, 11),
             ..Default::default()
         };
-        assert!(c.validate().unwrap_err().to_string().contains("tags_per_line"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tags_per_line"));
     }
 
     #[test]

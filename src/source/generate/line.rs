@@ -19,10 +19,38 @@ const TS_MAX: u64 = 11;
 /// Words of event titles, event texts and service-check messages. No `|`, `,`, `:` or newline;
 /// a few are non-ASCII so that event lengths must be counted in bytes.
 const WORDS: &[&str] = &[
-    "deploy", "started", "finished", "failed", "restart", "cache", "miss", "disk", "full",
-    "latency", "high", "queue", "backlog", "cleared", "node", "joined", "left", "leader",
-    "elected", "config", "reloaded", "timeout", "retry", "ok", "degraded", "recovered",
-    "shard", "rebalanced", "café", "größe", "naïve", "日本",
+    "deploy",
+    "started",
+    "finished",
+    "failed",
+    "restart",
+    "cache",
+    "miss",
+    "disk",
+    "full",
+    "latency",
+    "high",
+    "queue",
+    "backlog",
+    "cleared",
+    "node",
+    "joined",
+    "left",
+    "leader",
+    "elected",
+    "config",
+    "reloaded",
+    "timeout",
+    "retry",
+    "ok",
+    "degraded",
+    "recovered",
+    "shard",
+    "rebalanced",
+    "café",
+    "größe",
+    "naïve",
+    "日本",
 ];
 /// Longest word in bytes ("rebalanced" is 10; "größe" 7, "日本" 6).
 const WORD_MAX: u64 = 10;
@@ -94,8 +122,8 @@ fn write_metric(
     let ctx = pool.pick(rng);
     // Clients timestamp only counts and gauges (`CountWithTimestamp`, `GaugeWithTimestamp`),
     // one value and no rate: the agent's no-aggregation path keeps nothing else.
-    let timestamped = matches!(t, MetricType::Count | MetricType::Gauge)
-        && rng.random_bool(c.timestamp_share);
+    let timestamped =
+        matches!(t, MetricType::Count | MetricType::Gauge) && rng.random_bool(c.timestamp_share);
     let values = if !timestamped && t != MetricType::Set && rng.random_bool(c.multi_value) {
         (rng.random_range(2..=c.max_values) as u64).min(max_samples)
     } else {
@@ -148,8 +176,9 @@ fn write_value(out: &mut Vec<u8>, t: MetricType, rng: &mut ChaCha8Rng) {
             write_milli(out, milli);
         }
         MetricType::Histogram | MetricType::Timing | MetricType::Distribution => {
-            let magnitude = 10u64.pow(rng.random_range(0..=6u32));
-            write_milli(out, rng.random_range(1..=magnitude));
+            // Log-uniform over six decades, 0.001 to 999.999.
+            let decade = 10u64.pow(rng.random_range(0..6u32));
+            write_milli(out, rng.random_range(decade..decade * 10));
         }
         MetricType::Set => {
             if rng.random_bool(0.5) {

@@ -26,9 +26,7 @@ mod pool;
 mod spec;
 mod stream;
 
-pub use config::{
-    GeneratorConfig, IntRange, Skew, StreamLength, TypeWeights, DEFAULT_DURATION_NS,
-};
+pub use config::{GeneratorConfig, IntRange, Skew, StreamLength, TypeWeights, DEFAULT_DURATION_NS};
 pub use error::GenerateError;
 pub use spec::DEFAULT_DURATION;
 pub use stream::{GeneratedStream, StreamCounts};

@@ -263,7 +263,7 @@ fn metric_name(rng: &mut ChaCha8Rng, len: IntRange) -> Box<str> {
 }
 
 /// A random string of a length in `len`, starting with a letter; `dots` sprinkles `.` between
-/// segments.
+/// segments (each starting with a letter).
 fn random_word(rng: &mut ChaCha8Rng, len: IntRange, chars: &[u8], dots: bool) -> Box<str> {
     let n = rng.random_range(len.min..=len.max) as usize;
     let mut s = String::with_capacity(n);
@@ -272,7 +272,12 @@ fn random_word(rng: &mut ChaCha8Rng, len: IntRange, chars: &[u8], dots: bool) ->
         if can_dot && rng.random_range(0..6u32) == 0 {
             s.push('.');
         } else {
-            let set = if i == 0 { LETTERS } else { chars };
+            // Every segment starts with a letter: `a.b_1`, never `a._1` or `a.1`.
+            let set = if i == 0 || s.ends_with('.') {
+                LETTERS
+            } else {
+                chars
+            };
             s.push(set[rng.random_range(0..set.len() as u32) as usize] as char);
         }
     }
@@ -373,7 +378,8 @@ mod tests {
             for ctx in &t.contexts {
                 let tags: Vec<&str> = ctx.tags.split(',').filter(|t| !t.is_empty()).collect();
                 assert!(tags.windows(2).all(|w| w[0] < w[1]));
-                let keys: HashSet<&str> = tags.iter().map(|t| t.split(':').next().unwrap()).collect();
+                let keys: HashSet<&str> =
+                    tags.iter().map(|t| t.split(':').next().unwrap()).collect();
                 assert_eq!(keys.len(), tags.len());
             }
         }

@@ -67,13 +67,28 @@ macro_rules! weight_key {
 const KEYS: &[Key] = &[
     field_key!("seed", seed, parse_u64, u64::to_string),
     field_key!("contexts", contexts, parse_u32, u32::to_string),
-    field_key!("contexts_per_name", contexts_per_name, parse_u32, u32::to_string),
+    field_key!(
+        "contexts_per_name",
+        contexts_per_name,
+        parse_u32,
+        u32::to_string
+    ),
     field_key!("skew", skew, parse_skew, |s: &Skew| s.name().to_string()),
     field_key!("name_length", name_length, parse_range, format_range),
     field_key!("tag_keys", tag_keys, parse_u32, u32::to_string),
     field_key!("tag_key_length", tag_key_length, parse_range, format_range),
-    field_key!("tag_value_length", tag_value_length, parse_range, format_range),
-    field_key!("tag_cardinality", tag_cardinality, parse_u32, u32::to_string),
+    field_key!(
+        "tag_value_length",
+        tag_value_length,
+        parse_range,
+        format_range
+    ),
+    field_key!(
+        "tag_cardinality",
+        tag_cardinality,
+        parse_u32,
+        u32::to_string
+    ),
     field_key!("tags_per_line", tags_per_line, parse_range, format_range),
     weight_key!("weight_c", MetricType::Count),
     weight_key!("weight_g", MetricType::Gauge),
@@ -82,7 +97,12 @@ const KEYS: &[Key] = &[
     weight_key!("weight_d", MetricType::Distribution),
     weight_key!("weight_s", MetricType::Set),
     field_key!("event_share", event_share, parse_f64, f64::to_string),
-    field_key!("service_check_share", service_check_share, parse_f64, f64::to_string),
+    field_key!(
+        "service_check_share",
+        service_check_share,
+        parse_f64,
+        f64::to_string
+    ),
     field_key!("multi_value", multi_value, parse_f64, f64::to_string),
     field_key!("max_values", max_values, parse_u32, u32::to_string),
     Key {
@@ -96,9 +116,19 @@ const KEYS: &[Key] = &[
         }),
     },
     field_key!("sampled_share", sampled_share, parse_f64, f64::to_string),
-    field_key!("timestamp_share", timestamp_share, parse_f64, f64::to_string),
+    field_key!(
+        "timestamp_share",
+        timestamp_share,
+        parse_f64,
+        f64::to_string
+    ),
     field_key!("datagram_size", datagram_size, parse_u32, u32::to_string),
-    field_key!("lines_per_datagram", lines_per_datagram, parse_range, format_range),
+    field_key!(
+        "lines_per_datagram",
+        lines_per_datagram,
+        parse_range,
+        format_range
+    ),
     field_key!("packet_rate", packet_rate, parse_u32, u32::to_string),
     field_key!("jitter", jitter, parse_f64, f64::to_string),
     field_key!("start_ts", start_ts, parse_u64, u64::to_string),
@@ -206,13 +236,13 @@ impl GeneratorConfig {
         let mut seen: Vec<String> = Vec::new();
         let mut length_key: Option<&'static str> = None;
         for (name, value) in pairs {
-            let key = KEYS
-                .iter()
-                .find(|k| k.name == name)
-                .ok_or_else(|| GenerateError::UnknownKey {
-                    key: name.clone(),
-                    known: known_keys(),
-                })?;
+            let key =
+                KEYS.iter()
+                    .find(|k| k.name == name)
+                    .ok_or_else(|| GenerateError::UnknownKey {
+                        key: name.clone(),
+                        known: known_keys(),
+                    })?;
             if seen.contains(&name) {
                 return Err(GenerateError::Duplicate(name));
             }
@@ -222,7 +252,8 @@ impl GeneratorConfig {
                 }
                 length_key = Some(key.name);
             }
-            (key.set)(&mut config, &value).map_err(|reason| GenerateError::invalid(&name, reason))?;
+            (key.set)(&mut config, &value)
+                .map_err(|reason| GenerateError::invalid(&name, reason))?;
             seen.push(name);
         }
         config.validate()?;
@@ -317,7 +348,8 @@ impl FileValue {
                 .collect::<Result<Vec<_>, _>>()?
                 .join(","),
             FileValue::Table(mut t) => {
-                let (Some(min), Some(max), true) = (t.remove("min"), t.remove("max"), t.len() == 2)
+                let only_bounds = t.len() == 2;
+                let (Some(min), Some(max), true) = (t.remove("min"), t.remove("max"), only_bounds)
                 else {
                     return Err(GenerateError::invalid(
                         key,

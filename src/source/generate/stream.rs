@@ -104,7 +104,10 @@ impl GeneratedStream {
         c.samples += r.samples();
         match r {
             Rendered::Metric(t, n, timestamped) => {
-                let i = MetricType::ALL.iter().position(|&x| x == t).expect("a type");
+                let i = MetricType::ALL
+                    .iter()
+                    .position(|&x| x == t)
+                    .expect("a type");
                 c.metric_lines[i] += 1;
                 c.metric_samples[i] += n;
                 c.timestamped += u64::from(timestamped);
