@@ -181,7 +181,7 @@ impl GeneratorConfig {
     /// A list value continues over commas: `gen:sample_rates=0.5,0.1,seed=3` sets two rates,
     /// since every new key has an `=`. Counts accept `1e6` and `1_000_000`; ranges `5..20`
     /// (both ends included), `5..=20` or `5`; durations `35s`, `500ms`, `2m`, `1h` or plain
-    /// seconds (`35.35`).
+    /// seconds (`35.35`); `weights=c:3,d:1` sets `weight_c` and `weight_d`.
     pub fn from_spec(spec: &str) -> Result<Self, GenerateError> {
         let body = spec
             .strip_prefix("gen:")
@@ -206,7 +206,22 @@ impl GeneratorConfig {
                 },
             }
         }
-        Self::from_pairs(pairs)
+        // `weights=c:3,d:1` is shorthand for `weight_c=3,weight_d=1`.
+        let mut expanded = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            if key != "weights" {
+                expanded.push((key, value));
+                continue;
+            }
+            for item in value.split(',') {
+                let (t, w) = item.split_once(':').ok_or_else(|| {
+                    GenerateError::invalid("weights", format!("expected type:weight, got `{item}`"))
+                })?;
+                let code = weight_code(t.trim()).ok_or_else(|| unknown_weight(t.trim()))?;
+                expanded.push((format!("weight_{code}"), w.trim().to_string()));
+            }
+        }
+        Self::from_pairs(expanded)
     }
 
     /// Reads a TOML file, or JSON when its first non-blank byte is `{`. Unknown keys are
@@ -271,12 +286,7 @@ impl GeneratorConfig {
                     ));
                 };
                 for (t, w) in table {
-                    let Some(code) = weight_code(&t) else {
-                        return Err(GenerateError::UnknownKey {
-                            key: format!("weights.{t}"),
-                            known: "c, g, h, ms, d, s (or count, gauge, histogram, timing, distribution, set)".into(),
-                        });
-                    };
+                    let code = weight_code(&t).ok_or_else(|| unknown_weight(&t))?;
                     let key = format!("weight_{code}");
                     pairs.push((key.clone(), w.into_text(&key)?));
                 }
@@ -286,6 +296,13 @@ impl GeneratorConfig {
             }
         }
         Self::from_pairs(pairs)
+    }
+}
+
+fn unknown_weight(t: &str) -> GenerateError {
+    GenerateError::UnknownKey {
+        key: format!("weights.{t}"),
+        known: "c, g, h, ms, d, s (or count, gauge, histogram, timing, distribution, set)".into(),
     }
 }
 
@@ -550,6 +567,16 @@ mod tests {
         assert_eq!(c.sample_rates, vec![0.5, 0.1]);
         assert_eq!(c.seed, 3);
         assert_eq!(c.to_string(), "gen:seed=3,sample_rates=0.5,0.1");
+    }
+
+    #[test]
+    fn weights_shorthand() {
+        let c = GeneratorConfig::from_spec("gen:weights=c:3,distribution:1,seed=2").unwrap();
+        assert_eq!((c.weights.c, c.weights.d, c.seed), (3, 1, 2));
+        let e = GeneratorConfig::from_spec("gen:weights=q:1").unwrap_err();
+        assert!(e.to_string().contains("`weights.q`"), "{e}");
+        let e = GeneratorConfig::from_spec("gen:weights=c:1,weight_c=2").unwrap_err();
+        assert!(e.to_string().contains("`weight_c` given twice"), "{e}");
     }
 
     #[test]
