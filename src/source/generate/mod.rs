@@ -16,6 +16,30 @@
 //! - **Valid**: every line parses with [`crate::protocol::parse_line`]; rejections in a check of
 //!   generated traffic therefore point at the pipeline, never at the workload.
 //!
+//! Knobs (`gen:key=value,...`, or the same keys in a TOML/JSON file), with their defaults:
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `seed` | 0 | seeds everything |
+//! | `contexts` | 200 | distinct contexts (name + tag set), 1..1e6 |
+//! | `contexts_per_name` | 4 | contexts sharing a metric name |
+//! | `skew` | `zipf` | `zipf` (hot contexts, long tail) or `uniform` |
+//! | `name_length` | 5..20 | metric name bytes (ranges include both ends) |
+//! | `tag_keys`, `tag_cardinality` | 10, 20 | tag keys; values per key |
+//! | `tag_key_length`, `tag_value_length` | 3..10, 3..12 | bytes |
+//! | `tags_per_line` | 0..4 | tags of a context |
+//! | `weight_c`/`_g`/`_h`/`_ms`/`_d`/`_s` | 30/20/10/10/20/10 | metric type weights (`weights=c:3,d:1`) |
+//! | `event_share`, `service_check_share` | 0.01, 0.01 | shares of lines |
+//! | `multi_value`, `max_values` | 0.05, 4 | probability of `v1:v2:…`, most values |
+//! | `sample_rates`, `sampled_share` | 0.5,0.25,0.1, 0.1 | rates, share of metric lines with `@rate` |
+//! | `timestamp_share` | 0.01 | share of count/gauge lines with `\|T` (0–2 s before arrival) |
+//! | `datagram_size` | 8192 | most bytes per datagram |
+//! | `lines_per_datagram` | 1..8 | packing target |
+//! | `packet_rate` | 100 | datagrams per second |
+//! | `jitter` | 0 | random delay, fraction of the packet interval |
+//! | `start_ts` | 1700000000 | unix seconds of the first datagram (a bucket boundary) |
+//! | `packets` / `duration` / `samples` | duration=35.35s | the length; at most one of them |
+//!
 //! Layout: `config` (knobs, defaults, validation), `spec` (the `gen:` syntax, files, Display),
 //! `pool` (contexts and tags), `line` (rendering a line), `stream` (packing and timing).
 
