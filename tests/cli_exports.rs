@@ -39,7 +39,9 @@ fn every_export_agrees_with_the_terminal_report() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let out = lastbucket()
-        .args(["check", SOURCE, "--legacy", "--stop", "end", "--stop", "phase:4s"])
+        .args([
+            "check", SOURCE, "--legacy", "--stop", "end", "--stop", "phase:4s",
+        ])
         .arg("--export-json")
         .arg(p("r.json"))
         .arg("--export-csv")

@@ -38,7 +38,11 @@ fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
     let off: Vec<u64> = scenarios
         .iter()
         .filter(|s| s["settings"]["flush_incomplete_buckets"] == false)
-        .map(|s| s["counts"]["lost_by_stage"]["open_bucket"].as_u64().unwrap())
+        .map(|s| {
+            s["counts"]["lost_by_stage"]["open_bucket"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(off.len(), 4);
     assert!(off.windows(2).all(|w| w[0] <= w[1]), "{off:?}");
@@ -49,9 +53,7 @@ fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
     let mut polylines = 0;
     loop {
         match reader.read_event().expect("well-formed SVG") {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"polyline" => {
-                polylines += 1
-            }
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"polyline" => polylines += 1,
             Event::Eof => break,
             _ => {}
         }
@@ -63,7 +65,14 @@ fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
 #[test]
 fn every_covers_the_stream_and_ends_at_end() {
     let out = lastbucket()
-        .args(["sweep", SOURCE, "--every", "10s", "--flush-incomplete-buckets", "off"])
+        .args([
+            "sweep",
+            SOURCE,
+            "--every",
+            "10s",
+            "--flush-incomplete-buckets",
+            "off",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -71,12 +71,12 @@ fn the_binary_generates_files_that_inspect_and_check_agree_on() {
         assert_eq!(inspect["bytes"], bytes);
         assert_eq!(inspect["first_ts_ns"], sent[0].ts_ns);
 
-        let (code, report) = json_report(
-            lastbucket()
-                .arg("check")
-                .arg(&path)
-                .args(["--flush-incomplete-buckets", "on", "--export-json", "-"]),
-        );
+        let (code, report) = json_report(lastbucket().arg("check").arg(&path).args([
+            "--flush-incomplete-buckets",
+            "on",
+            "--export-json",
+            "-",
+        ]));
         assert_eq!(code, 0, "{report}");
         let s = &report["scenarios"][0];
         assert_eq!(s["counts"]["lost"], 0);

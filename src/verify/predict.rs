@@ -50,10 +50,62 @@ pub struct ItemKey {
 /// A predicted flushed output.
 #[derive(Debug, Default)]
 pub struct Prediction {
-    /// Expected value and how many points carry it (several only on the no-aggregation path).
-    pub points: HashMap<PointKey, (f64, u32)>,
+    /// The points expected under each key.
+    pub points: HashMap<PointKey, Folded>,
     pub sketches: HashMap<SketchKey, SketchSummary>,
     pub items: HashMap<ItemKey, u64>,
+}
+
+/// The points flushed under one key, folded so that the order they come out in does not
+/// matter: how many, their sum, the smallest and the largest. A key carries several points
+/// only when a timestamped sample (no-aggregation path) meets another one, or its context's
+/// own bucket, at the same second: the reference flushes each of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Folded {
+    pub n: u32,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for Folded {
+    fn default() -> Self {
+        Folded {
+            n: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Folded {
+    pub fn add(&mut self, v: f64) {
+        self.n += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Whether two folds hold the same values (floats within the comparison's tolerance).
+    pub fn same_values(&self, other: &Folded) -> bool {
+        use super::compare::close;
+        close(self.sum, other.sum) && close(self.min, other.min) && close(self.max, other.max)
+    }
+}
+
+impl std::fmt::Display for Folded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.n == 1 {
+            write!(f, "{}", self.sum)
+        } else {
+            write!(
+                f,
+                "{} points (sum {}, min {}, max {})",
+                self.n, self.sum, self.min, self.max
+            )
+        }
+    }
 }
 
 #[derive(Default)]
@@ -189,16 +241,15 @@ pub fn predict(
         };
         let ctx = &m.context;
         let mut put = |suffix: &str, t: SeriesType, v: f64| {
-            out.points.insert(
-                PointKey {
-                    metric: format!("{}{}", ctx.name, suffix),
-                    series_type: t,
-                    tags: ctx.tags.clone(),
-                    host: ctx.host.clone(),
-                    ts: bucket,
-                },
-                (v, 1),
-            );
+            let key = PointKey {
+                metric: format!("{}{}", ctx.name, suffix),
+                series_type: t,
+                tags: ctx.tags.clone(),
+                host: ctx.host.clone(),
+                ts: bucket,
+            };
+            // Added to the timestamped points of the same context and second, if any.
+            out.points.entry(key).or_default().add(v);
         };
         match g.first {
             Some(MetricType::Count) => put("", SeriesType::Rate, g.counter / interval as f64),
@@ -266,14 +317,8 @@ fn passthrough(m: &MetricEntry, interval: i64, out: &mut Prediction) {
         host: m.context.host.clone(),
         ts: m.timestamp.unwrap_or(0),
     };
-    // Several points with the same timestamp are each flushed; a rate's points add up and a
-    // gauge keeps the last, which is how the comparison folds repeated points too.
-    let e = out.points.entry(key).or_insert((0.0, 0));
-    e.1 += 1;
-    match t {
-        SeriesType::Gauge => e.0 = v,
-        _ => e.0 += v,
-    }
+    // Several points with the same timestamp are each flushed.
+    out.points.entry(key).or_default().add(v);
 }
 
 fn number(v: &SampleValue) -> f64 {
