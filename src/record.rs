@@ -106,7 +106,13 @@ pub fn record(
                 }
             }
         }
-        drop(task.await);
+        // The socket stays open until its drop counter is read.
+        let stopped = task.await;
+        if let Some((d, scope)) = &drops {
+            stats.kernel_drops = d.seen();
+            stats.kernel_drops_scope = Some(*scope);
+        }
+        drop(stopped);
         Ok::<_, SourceError>(())
     });
     // Complete the file even when a write failed midway, so what was written stays readable.
@@ -114,9 +120,5 @@ pub fn record(
     result?;
     finished?;
     stats.listener = listener_stats.snapshot();
-    if let Some((d, scope)) = drops {
-        stats.kernel_drops = d.seen();
-        stats.kernel_drops_scope = Some(scope);
-    }
     Ok(stats)
 }

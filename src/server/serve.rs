@@ -268,11 +268,14 @@ pub fn serve(
         if !items.is_empty() {
             feed.flushed(items).map_err(ServeError::FlushedOut)?;
         }
-        // Dropping the stopped listeners closes their sockets and removes socket files.
+        let mut stopped = Vec::new();
         for t in tasks {
-            drop(t.await);
+            stopped.push(t.await);
         }
+        // Read while the sockets are still open: a closed socket's drop counter is gone.
         let report = feed.report(&pipeline, false);
+        // Dropping the stopped listeners closes their sockets and removes socket files.
+        drop(stopped);
         if let Some(path) = &feed.stats_json {
             write_stats(path, &report).map_err(|e| stats_err(path, e))?;
         }

@@ -583,12 +583,14 @@ async fn receive(r: Receiving) -> ReceiverOutcome {
     pipeline.stop(stop_ns);
     flushed.extend(pipeline.take_flushed());
 
-    let stopped = listening.await;
+    let mut stopped = listening.await;
     if !matcher.marker_seen() {
-        drain(stopped.leftover, &mut matcher, buffer_size, &abort).await;
+        drain(&mut stopped.leftover, &mut matcher, buffer_size, &abort).await;
     }
     controller.await;
+    // Read while the socket is still open: a closed socket's drop counter is gone.
     let kernel_drops = drops.and_then(|d| d.seen());
+    drop(stopped);
     let mut counters = pipeline.counters();
     counters.listener.kernel_dropped = kernel_drops.unwrap_or(0);
     ReceiverOutcome {
@@ -639,7 +641,12 @@ async fn control(
 
 /// Reads what the stopped listener left in its socket, up to the end marker, without
 /// delivering it: the matcher records those datagrams as unread.
-async fn drain(leftover: Leftover, matcher: &mut Matcher, buffer_size: usize, abort: &Receiver<()>) {
+async fn drain(
+    leftover: &mut Leftover,
+    matcher: &mut Matcher,
+    buffer_size: usize,
+    abort: &Receiver<()>,
+) {
     let received = |payload: &[u8]| Received {
         truncated: payload.len() > buffer_size,
         payload: payload.to_vec(),
@@ -664,7 +671,7 @@ async fn drain(leftover: Leftover, matcher: &mut Matcher, buffer_size: usize, ab
         }
         Leftover::Stream {
             listener,
-            mut connections,
+            connections,
         } => {
             if connections.is_empty() {
                 let accepted = first(async { listener.accept().await.ok() }, async {
@@ -676,7 +683,7 @@ async fn drain(leftover: Leftover, matcher: &mut Matcher, buffer_size: usize, ab
                     None => return,
                 }
             }
-            for mut c in connections {
+            for c in connections.iter_mut() {
                 loop {
                     while let Ok(Some(mut frame)) = c.next_frame() {
                         frame.truncate(buffer_size + 1);
