@@ -58,6 +58,12 @@ pub fn record(
         }
         let mut stopping = false;
         loop {
+            // Looked at on every datagram: the race below favours the channel, which a busy
+            // socket never leaves empty.
+            if !stopping && (stop.is_closed() || deadline.is_some_and(|d| Instant::now() >= d)) {
+                stop_listener.close();
+                stopping = true;
+            }
             let next = if stopping {
                 Some(rx.recv().await)
             } else {

@@ -324,7 +324,9 @@ async fn read_datagrams(
     stats: &ListenerStats,
 ) {
     let mut buf = vec![0u8; buffer_size + 1];
-    loop {
+    // The stop is looked at before every read: the biased race below only polls it when the
+    // socket is empty, and a busy socket is never empty.
+    while !stop.is_closed() {
         let read = first(async { Some(sock.recv(&mut buf).await) }, stopped(stop)).await;
         match read {
             None => return,
@@ -353,7 +355,7 @@ async fn accept_loop(
     stats: &Arc<ListenerStats>,
 ) -> Vec<FrameReader> {
     let mut tasks = Vec::new();
-    loop {
+    while !stop.is_closed() {
         match first(async { Some(listener.accept().await) }, stopped(stop)).await {
             None => break,
             Some(Ok((stream, _))) => {
@@ -415,6 +417,9 @@ async fn connection(
         }
         if reader.is_eof() {
             return None;
+        }
+        if stop.is_closed() {
+            return Some(reader);
         }
         match first(async { Some(reader.fill().await) }, stopped(&stop)).await {
             None => return Some(reader),
