@@ -32,13 +32,11 @@ pub enum ReplayError {
     #[error("cannot connect to {address}: {source}")]
     Connect {
         address: Address,
-        #[source]
         source: io::Error,
     },
     #[error("cannot send to {address}: {source}")]
     Send {
         address: Address,
-        #[source]
         source: io::Error,
     },
     #[error("{0}")]

@@ -58,7 +58,6 @@ pub enum ListenError {
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: Address,
-        #[source]
         source: io::Error,
     },
     #[error("cannot listen on {address}: {} exists and is not a socket", path.display())]

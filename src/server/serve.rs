@@ -45,11 +45,10 @@ pub enum ServeError {
     )]
     MixedListeners,
     #[error("cannot write flushed items: {0}")]
-    FlushedOut(#[source] io::Error),
+    FlushedOut(io::Error),
     #[error("cannot write {}: {source}", path.display())]
     Stats {
         path: PathBuf,
-        #[source]
         source: io::Error,
     },
 }

@@ -122,7 +122,6 @@ pub enum TransportError<E> {
     Send {
         transport: Transport,
         id: u64,
-        #[source]
         source: io::Error,
     },
     #[error("the receiver did not read the end of the stream over {0} within {1:?}")]
