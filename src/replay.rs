@@ -30,15 +30,9 @@ enum ClientSocket {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("cannot connect to {address}: {source}")]
-    Connect {
-        address: Address,
-        source: io::Error,
-    },
+    Connect { address: Address, source: io::Error },
     #[error("cannot send to {address}: {source}")]
-    Send {
-        address: Address,
-        source: io::Error,
-    },
+    Send { address: Address, source: io::Error },
     #[error("{0}")]
     Source(StreamError),
 }

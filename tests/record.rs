@@ -163,7 +163,13 @@ fn duration_ends_a_quiet_recording() {
     let file = dir.path().join("quiet.dog");
     let started = std::time::Instant::now();
     let out = server_common::bin()
-        .args(["record", "--listen", "udp://127.0.0.1:0", "--duration", "300ms"])
+        .args([
+            "record",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--duration",
+            "300ms",
+        ])
         .arg("-o")
         .arg(&file)
         .output()

@@ -37,7 +37,9 @@ impl Sink {
     }
 
     fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
-        poll(&format!("{n} datagrams"), || (self.len() >= n).then_some(()));
+        poll(&format!("{n} datagrams"), || {
+            (self.len() >= n).then_some(())
+        });
         self.got.lock().unwrap().clone()
     }
 }
@@ -68,7 +70,11 @@ fn speed_10_replays_a_10_second_capture_in_about_a_second() {
         "took {took:?}"
     );
     assert!(stderr.contains("sent 101 datagrams"), "{stderr}");
-    assert_eq!(sink.wait_for(101), expected(&data), "every datagram, in order");
+    assert_eq!(
+        sink.wait_for(101),
+        expected(&data),
+        "every datagram, in order"
+    );
 }
 
 #[test]
@@ -157,7 +163,10 @@ fn loops_0_runs_until_sigint() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let got = sink.wait_for(60);
-    assert!(got.iter().zip(data.iter().cycle()).all(|(g, d)| *g == d.payload));
+    assert!(got
+        .iter()
+        .zip(data.iter().cycle())
+        .all(|(g, d)| *g == d.payload));
 }
 
 #[test]
@@ -176,14 +185,26 @@ fn errors_have_their_exit_codes() {
     assert_eq!(out.status.code(), Some(2), "bad address");
 
     let out = bin()
-        .args(["replay", "gen:seed=1", "--to", "unixgram:///nonexistent/s.sock"])
+        .args([
+            "replay",
+            "gen:seed=1",
+            "--to",
+            "unixgram:///nonexistent/s.sock",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "nobody listening");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 
     let out = bin()
-        .args(["replay", "gen:seed=1", "--speed", "0", "--to", "udp://127.0.0.1:9"])
+        .args([
+            "replay",
+            "gen:seed=1",
+            "--speed",
+            "0",
+            "--to",
+            "udp://127.0.0.1:9",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "speed 0");

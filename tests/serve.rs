@@ -4,8 +4,8 @@
 
 mod server_common;
 use lastbucket::pipeline::flushed::{read_jsonl, FlushedItem};
-use server_common::{datagrams, poll, write_capture, Running};
 use serde_json::Value;
+use server_common::{datagrams, poll, write_capture, Running};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -113,9 +113,13 @@ fn read_counts(o: &Outcome) -> (u64, u64, u64) {
     let s = &o.stats;
     let read = s["datagrams_read"].as_u64().unwrap();
     let c = &s["stage_counters"];
-    assert_eq!(c["listener"]["datagrams"], read, "every datagram read entered");
+    assert_eq!(
+        c["listener"]["datagrams"], read,
+        "every datagram read entered"
+    );
     assert!(
-        o.stderr.contains(&format!("stopped: read {read} datagrams")),
+        o.stderr
+            .contains(&format!("stopped: read {read} datagrams")),
         "{}",
         o.stderr
     );
@@ -164,7 +168,10 @@ fn flag_off_misses_the_open_bucket(listen: &str, dir: &Path) {
     let open = o.stats["lost"]["open_bucket_samples"].as_u64().unwrap();
     assert!(open > 0, "the stats say the open bucket was dropped");
     let (c, d) = o.counters;
-    assert!(c < read && d < read, "the open bucket is missing: {c}, {d} of {read}");
+    assert!(
+        c < read && d < read,
+        "the open bucket is missing: {c}, {d} of {read}"
+    );
     assert_eq!(
         c + d + open + 2 * queue_dropped,
         2 * read,
@@ -204,7 +211,13 @@ fn bad_addresses_and_settings_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot mix"));
 
     let out = server_common::bin()
-        .args(["serve", "--listen", "udp://127.0.0.1:0", "--flush-interval", "0.5s"])
+        .args([
+            "serve",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--flush-interval",
+            "0.5s",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -64,7 +64,13 @@ fn check(
         stop,
         &mut |id, d| {
             ids.push(id);
-            ledger.record(id, d.ts_ns, &d.payload, config.buffer_size, &config.hostname)
+            ledger.record(
+                id,
+                d.ts_ns,
+                &d.payload,
+                config.buffer_size,
+                &config.hostname,
+            )
         },
     )
     .unwrap_or_else(|e| panic!("transport failed: {e}"));
@@ -87,7 +93,10 @@ fn check(
         v.accounting_errors
     );
     assert!(v.counts.identity_holds(), "{:?}", v.counts);
-    assert_eq!(v.counts.lost_by_stage["socket"], ledger_samples(&ledger, &r));
+    assert_eq!(
+        v.counts.lost_by_stage["socket"],
+        ledger_samples(&ledger, &r)
+    );
     (r, v)
 }
 
@@ -171,7 +180,10 @@ fn udp_burst_into_a_tiny_buffer_shows_kernel_drops_as_socket_loss() {
     let (r, v) = check(on(true), o, &data, END);
     assert_eq!(r.sent, 5000);
     assert_eq!(r.run.delivered + r.socket_lost.len() as u64, 5000);
-    assert_eq!(r.unread_at_stop, 0, "stop `end` reads everything that arrived");
+    assert_eq!(
+        r.unread_at_stop, 0,
+        "stop `end` reads everything that arrived"
+    );
     assert_eq!(r.socket_lost.len() as u64, r.dropped);
     eprintln!(
         "udp burst: {} read, {} dropped (kernel counter {:?})",
@@ -267,7 +279,10 @@ fn a_failing_source_is_reported_after_the_receiver_shut_down() {
         &mut |_, _| {},
     )
     .unwrap_err();
-    assert!(matches!(err, TransportError::Source("disk on fire")), "{err}");
+    assert!(
+        matches!(err, TransportError::Source("disk on fire")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -92,7 +92,10 @@ impl ServeArgs {
     fn settings(&self) -> Result<StopSettings, UsageError> {
         Ok(StopSettings {
             flush_incomplete_buckets: self.flush_incomplete_buckets == "on",
-            batcher_drain: self.batcher_drain.parse::<BatcherDrain>().map_err(UsageError)?,
+            batcher_drain: self
+                .batcher_drain
+                .parse::<BatcherDrain>()
+                .map_err(UsageError)?,
         })
     }
 }
@@ -194,7 +197,9 @@ fn print_summary(r: &ServeReport) {
     );
     eprintln!(
         "  packets buffer  packets_in={} batches_out={} on_close={}",
-        c.packets_buffer.packets_in, c.packets_buffer.batches_out, c.packets_buffer.batches_on_close
+        c.packets_buffer.packets_in,
+        c.packets_buffer.batches_out,
+        c.packets_buffer.batches_on_close
     );
     eprintln!(
         "  queue           batches_in={} out={} drained={} dropped={} (datagrams dropped {})",

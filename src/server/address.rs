@@ -20,7 +20,9 @@ pub enum Address {
 pub enum AddressError {
     #[error("invalid address {0:?}: expected udp://HOST:PORT, unixgram://PATH or unix://PATH")]
     MissingScheme(String),
-    #[error("invalid address {input:?}: unknown scheme {scheme:?} (expected udp, unixgram or unix)")]
+    #[error(
+        "invalid address {input:?}: unknown scheme {scheme:?} (expected udp, unixgram or unix)"
+    )]
     UnknownScheme { input: String, scheme: String },
     #[error("invalid address {input:?}: {why}")]
     BadUdp { input: String, why: String },
@@ -126,8 +128,14 @@ mod tests {
     #[test]
     fn rejects_bad_addresses_with_a_reason() {
         let err = |s: &str| s.parse::<Address>().unwrap_err();
-        assert!(matches!(err("127.0.0.1:8125"), AddressError::MissingScheme(_)));
-        assert!(matches!(err("tcp://h:1"), AddressError::UnknownScheme { .. }));
+        assert!(matches!(
+            err("127.0.0.1:8125"),
+            AddressError::MissingScheme(_)
+        ));
+        assert!(matches!(
+            err("tcp://h:1"),
+            AddressError::UnknownScheme { .. }
+        ));
         assert!(matches!(err("udp://h"), AddressError::BadUdp { .. }));
         assert!(matches!(err("udp://:8125"), AddressError::BadUdp { .. }));
         assert!(matches!(

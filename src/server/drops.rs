@@ -98,7 +98,9 @@ pub fn snmp_rcvbuf_errors(text: &str) -> Option<u64> {
     let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
     let header = udp.next()?;
     let values = udp.next()?;
-    let i = header.split_whitespace().position(|h| h == "RcvbufErrors")?;
+    let i = header
+        .split_whitespace()
+        .position(|h| h == "RcvbufErrors")?;
     values.split_whitespace().nth(i)?.parse().ok()
 }
 

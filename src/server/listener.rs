@@ -56,10 +56,7 @@ pub struct Received {
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: Address,
-        source: io::Error,
-    },
+    Bind { address: Address, source: io::Error },
     #[error("cannot listen on {address}: {} exists and is not a socket", path.display())]
     PathInUse { address: Address, path: PathBuf },
 }
@@ -205,7 +202,9 @@ impl Listener {
             }
         };
         let drops = match &socket {
-            BoundSocket::Datagram(DatagramSocket::Udp(s)) => DropCounter::for_udp_socket(s.as_raw_fd()),
+            BoundSocket::Datagram(DatagramSocket::Udp(s)) => {
+                DropCounter::for_udp_socket(s.as_raw_fd())
+            }
             _ => None,
         };
         Ok(Listener {

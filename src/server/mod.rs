@@ -19,6 +19,5 @@ pub mod transport;
 pub use address::{Address, AddressError};
 pub use listener::{ListenError, ListenOptions, Listener};
 pub use transport::{
-    run_transport, run_transport_with, Transport, TransportError, TransportOptions,
-    TransportResult,
+    run_transport, run_transport_with, Transport, TransportError, TransportOptions, TransportResult,
 };

@@ -47,10 +47,7 @@ pub enum ServeError {
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
     #[error("cannot write {}: {source}", path.display())]
-    Stats {
-        path: PathBuf,
-        source: io::Error,
-    },
+    Stats { path: PathBuf, source: io::Error },
 }
 
 /// Samples and datagrams the pipeline lost, by stage (the socket's are `kernel_drops`).

@@ -20,7 +20,7 @@ use super::address::Address;
 use super::drops::DropScope;
 use super::feed::{self, Feed};
 use super::listener::{Leftover, ListenError, ListenOptions, Listener, Received};
-use super::matcher::{Fate, MatchCounts, Marker, Matched, Matcher, SentEntry};
+use super::matcher::{Fate, Marker, MatchCounts, Matched, Matcher, SentEntry};
 use super::serve::CHANNEL_CAPACITY;
 use crate::pipeline::driver::{self, RunResult, StopPoint};
 use crate::pipeline::flushed::FlushedItem;
@@ -167,7 +167,7 @@ where
     I: IntoIterator<Item = Result<Datagram, E>>,
 {
     let mut iter = datagrams.into_iter();
-    let in_stop = |d: &Datagram| stop.at_ns.is_none_or(|at| d.ts_ns <= at);
+    let in_stop = |d: &Datagram| stop.at_ns.map_or(true, |at| d.ts_ns <= at);
     let first = match (stop.max_datagrams > 0).then(|| iter.next()).flatten() {
         Some(Err(e)) => return Err(TransportError::Source(e)),
         Some(Ok(d)) if in_stop(&d) => d,
@@ -244,7 +244,13 @@ where
                 });
             }
         }
-        ledger.pending.push_back((id, Datagram { ts_ns: send_ts, ..d }));
+        ledger.pending.push_back((
+            id,
+            Datagram {
+                ts_ns: send_ts,
+                ..d
+            },
+        ));
         id += 1;
         if failure.is_some() || id >= stop.max_datagrams {
             break;
@@ -560,7 +566,14 @@ async fn receive(r: Receiving) -> ReceiverOutcome {
     let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
     let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
     let listening = runtime::spawn(listener.run(tx, stop_rx.clone()));
-    let controller = runtime::spawn(control(mode, clock, done, abort.clone(), stop_tx.clone(), stop_rx));
+    let controller = runtime::spawn(control(
+        mode,
+        clock,
+        done,
+        abort.clone(),
+        stop_tx.clone(),
+        stop_rx,
+    ));
 
     let mut pipeline = Pipeline::new(config, settings, kind, clock.first_ts);
     let mut feed = TransportFeed {
