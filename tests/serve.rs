@@ -232,3 +232,51 @@ fn bad_addresses_and_settings_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
 }
+
+#[test]
+fn a_second_signal_aborts_a_stop_that_cannot_finish() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The flushed items go to a pipe nobody reads: once its buffer is full, the final flush
+    // blocks, so the stop cannot finish before the second signal.
+    let fifo = dir.path().join("flushed.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let _read_end = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let stats_path = dir.path().join("stats.json");
+    let mut server = Running::spawn([
+        "serve",
+        "--listen",
+        "udp://127.0.0.1:0",
+        "--flush-incomplete-buckets",
+        "on",
+        "--flushed-out",
+        fifo.to_str().unwrap(),
+        "--stats-json",
+        stats_path.to_str().unwrap(),
+    ]);
+    let address = server.listening();
+    let to = address.strip_prefix("udp://").unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // 3000 contexts: far more than a pipe buffer's worth of flushed JSON lines.
+    let mut i = 0;
+    poll("the server to read 3000 contexts", || {
+        for _ in 0..100 {
+            let line = format!("many.contexts.{i:05}:1|g|#with:a_longish_tag_value");
+            let _ = client.send_to(line.as_bytes(), to);
+            i += 1;
+        }
+        let read = stats(&stats_path)?["datagrams_read"].as_u64()?;
+        (read >= 3000).then_some(())
+    });
+    server.signal(libc::SIGTERM);
+    server.signal(libc::SIGINT);
+    let (status, stderr) = server.wait();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("second signal"), "{stderr}");
+}
