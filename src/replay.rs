@@ -29,10 +29,10 @@ enum ClientSocket {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("cannot connect to {address}: {source}")]
-    Connect { address: Address, source: io::Error },
-    #[error("cannot send to {address}: {source}")]
-    Send { address: Address, source: io::Error },
+    #[error("cannot connect to {address}: {error}")]
+    Connect { address: Address, error: io::Error },
+    #[error("cannot send to {address}: {error}")]
+    Send { address: Address, error: io::Error },
     #[error("{0}")]
     Source(StreamError),
 }
@@ -44,9 +44,9 @@ impl Client {
     /// Connects to `address`. Unix sockets block on send when the server is slow
     /// (backpressure); UDP never waits for the server.
     pub fn connect(address: &Address) -> Result<Client, ReplayError> {
-        let err = |source| ReplayError::Connect {
+        let err = |error| ReplayError::Connect {
             address: address.clone(),
-            source,
+            error,
         };
         let socket = match address {
             Address::Udp(a) => {
@@ -252,10 +252,10 @@ pub fn replay(
                     stats.send_errors += 1;
                     stats.last_error = Some(e.to_string());
                 }
-                Err(source) => {
+                Err(error) => {
                     return Err(ReplayError::Send {
                         address: client.address().clone(),
-                        source,
+                        error,
                     })
                 }
             }

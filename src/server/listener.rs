@@ -55,8 +55,8 @@ pub struct Received {
 /// Why a listener could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
-    #[error("cannot listen on {address}: {source}")]
-    Bind { address: Address, source: io::Error },
+    #[error("cannot listen on {address}: {error}")]
+    Bind { address: Address, error: io::Error },
     #[error("cannot listen on {address}: {} exists and is not a socket", path.display())]
     PathInUse { address: Address, path: PathBuf },
 }
@@ -170,9 +170,9 @@ impl Listener {
     /// Binds `address` (port 0 picks a free port; an existing socket file is replaced, as the
     /// agent does).
     pub fn bind(address: &Address, opts: ListenOptions) -> Result<Listener, ListenError> {
-        let err = |source| ListenError::Bind {
+        let err = |error| ListenError::Bind {
             address: address.clone(),
-            source,
+            error,
         };
         let (bound, socket, path) = match address {
             Address::Udp(addr) => {
@@ -289,9 +289,9 @@ fn new_socket(domain: Domain, ty: Type, opts: ListenOptions) -> io::Result<Socke
 fn prepare_path(address: &Address, path: &Path) -> Result<(), ListenError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
-            std::fs::remove_file(path).map_err(|source| ListenError::Bind {
+            std::fs::remove_file(path).map_err(|error| ListenError::Bind {
                 address: address.clone(),
-                source,
+                error,
             })
         }
         Ok(_) => Err(ListenError::PathInUse {

@@ -46,8 +46,8 @@ pub enum ServeError {
     MixedListeners,
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
-    #[error("cannot write {}: {source}", path.display())]
-    Stats { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {error}", path.display())]
+    Stats { path: PathBuf, error: io::Error },
 }
 
 /// Samples and datagrams the pipeline lost, by stage (the socket's are `kernel_drops`).
@@ -244,9 +244,9 @@ pub fn serve(
         stats_every: opts.stats_every,
         last_stats: Instant::now(),
     };
-    let stats_err = |path: &Path, source| ServeError::Stats {
+    let stats_err = |path: &Path, error| ServeError::Stats {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     runtime::block_on(async {
         let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);

@@ -118,11 +118,16 @@ pub enum TransportError<E> {
     Listen(ListenError),
     #[error(transparent)]
     Connect(ReplayError),
-    #[error("sending datagram {id} over {transport}: {source}")]
+    #[error("sending datagram {id} over {transport}: {error}")]
     Send {
         transport: Transport,
         id: u64,
-        source: io::Error,
+        error: io::Error,
+    },
+    #[error("sending the end-of-stream marker over {transport}: {error}")]
+    SendEnd {
+        transport: Transport,
+        error: io::Error,
     },
     #[error("the receiver did not read the end of the stream over {0} within {1:?}")]
     NoEnd(Transport, Duration),
@@ -236,11 +241,11 @@ where
             Ok(()) => {}
             // Too long for a UDP datagram: sent by the client, lost before any socket buffer.
             Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => refused += 1,
-            Err(source) => {
+            Err(error) => {
                 failure = Some(TransportError::Send {
                     transport: opts.transport,
                     id,
-                    source,
+                    error,
                 });
             }
         }
@@ -268,9 +273,17 @@ where
     done_tx.close();
     let mut markers = 0;
     if failure.is_none() {
-        match send_end(&mut client, &marker, &marker_seen, &fate_rx, &mut ledger) {
+        let end = send_end(
+            opts.transport,
+            &mut client,
+            &marker,
+            &marker_seen,
+            &fate_rx,
+            &mut ledger,
+        );
+        match end {
             Ok(n) => markers = n,
-            Err(e) => failure = Some(e.into_transport(opts.transport)),
+            Err(e) => failure = Some(e),
         }
     }
     drop(client);
@@ -439,39 +452,22 @@ const END_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a UDP end marker is given before it is sent again (it may have been dropped).
 const MARKER_RETRY: Duration = Duration::from_millis(5);
 
-enum EndError {
-    Send(io::Error),
-    Timeout,
-}
-
-impl EndError {
-    fn into_transport<E>(self, t: Transport) -> TransportError<E> {
-        match self {
-            EndError::Send(source) => TransportError::Send {
-                transport: t,
-                id: u64::MAX,
-                source,
-            },
-            EndError::Timeout => TransportError::NoEnd(t, END_TIMEOUT),
-        }
-    }
-}
-
 /// Sends the end marker (again and again on UDP, until it is read); returns how many were sent.
-fn send_end(
+fn send_end<E>(
+    transport: Transport,
     client: &mut Client,
     marker: &Marker,
     seen: &AtomicBool,
     fates: &mpsc::Receiver<Fate>,
     ledger: &mut Ledgered<'_>,
-) -> Result<u64, EndError> {
+) -> Result<u64, TransportError<E>> {
     let deadline = Instant::now() + END_TIMEOUT;
     let mut seq = 0;
     loop {
         match client.send(&marker.payload(seq)) {
             Ok(()) => {}
             Err(_) if client.is_udp() => {}
-            Err(e) => return Err(EndError::Send(e)),
+            Err(error) => return Err(TransportError::SendEnd { transport, error }),
         }
         seq += 1;
         if !client.is_udp() {
@@ -487,7 +483,7 @@ fn send_end(
             return Ok(seq);
         }
         if Instant::now() > deadline {
-            return Err(EndError::Timeout);
+            return Err(TransportError::NoEnd(transport, END_TIMEOUT));
         }
     }
 }
