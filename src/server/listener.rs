@@ -75,8 +75,12 @@ pub struct ListenerStats {
 /// A snapshot of [`ListenerStats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ListenerCounts {
+    /// Datagrams (stream: messages) read.
     pub datagrams: u64,
+    /// Bytes read: a truncated UDP or Unix datagram counts the `buffer_size + 1` bytes read,
+    /// its true length being unknown.
     pub bytes: u64,
+    /// Datagrams longer than the read buffer.
     pub truncated: u64,
     /// Unix stream: connections accepted.
     pub connections: u64,
@@ -427,5 +431,100 @@ async fn connection(
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{block_on, bounded};
+    use std::io::Write;
+
+    fn options(buffer_size: usize) -> ListenOptions {
+        ListenOptions {
+            buffer_size,
+            so_rcvbuf: None,
+        }
+    }
+
+    #[test]
+    fn oversize_datagrams_are_cut_one_byte_past_the_buffer_and_counted() {
+        let l = Listener::bind(&"udp://127.0.0.1:0".parse().unwrap(), options(8)).unwrap();
+        let Address::Udp(to) = l.address().clone() else {
+            panic!("udp")
+        };
+        assert_ne!(to.port(), 0, "the bound port is reported");
+        let stats = l.stats();
+        let (tx, rx) = bounded(16);
+        let (stop_tx, stop_rx) = bounded(1);
+        block_on(async {
+            let task = runtime::spawn(l.run(tx, stop_rx));
+            let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            c.send_to(b"short", to).unwrap();
+            c.send_to(b"0123456789abcdef", to).unwrap();
+            let a = rx.recv().await.unwrap();
+            let b = rx.recv().await.unwrap();
+            assert_eq!((a.payload.as_slice(), a.truncated), (&b"short"[..], false));
+            assert_eq!(
+                (b.payload.as_slice(), b.truncated),
+                (&b"012345678"[..], true)
+            );
+            stop_tx.close();
+            let _stopped = task.await;
+            assert!(
+                rx.recv().await.is_err(),
+                "the channel closes with the listener"
+            );
+        });
+        let s = stats.snapshot();
+        assert_eq!((s.datagrams, s.bytes, s.truncated), (2, 5 + 9, 1));
+    }
+
+    #[test]
+    fn a_stopped_stream_listener_keeps_the_unread_part_of_its_connection() {
+        let dir = std::env::temp_dir().join(format!("lb-listener-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let l = Listener::bind(&Address::Unix(path.clone()), options(4)).unwrap();
+        let stats = l.stats();
+        let (tx, rx) = bounded(16);
+        let (stop_tx, stop_rx) = bounded(1);
+        block_on(async {
+            let task = runtime::spawn(l.run(tx, stop_rx));
+            let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            let mut bytes = super::super::frame::encode(b"a:1|c");
+            bytes.extend(super::super::frame::encode(b"ok"));
+            bytes.extend(&[9, 0, 0, 0, b'x']); // a message cut short
+            c.write_all(&bytes).unwrap();
+            let a = rx.recv().await.unwrap();
+            let b = rx.recv().await.unwrap();
+            assert_eq!((a.payload.as_slice(), a.truncated), (&b"a:1|c"[..], true));
+            assert_eq!((b.payload.as_slice(), b.truncated), (&b"ok"[..], false));
+            // The partial message (read or still in the socket) is never handed on.
+            stop_tx.close();
+            let stopped = task.await;
+            let Leftover::Stream { connections, .. } = &stopped.leftover else {
+                panic!("stream")
+            };
+            assert_eq!(connections.len(), 1);
+            assert!(rx.recv().await.is_err());
+            drop(stopped);
+            assert!(!path.exists(), "the socket file goes with the listener");
+        });
+        assert_eq!(stats.snapshot().connections, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_regular_file_is_not_replaced() {
+        let dir = std::env::temp_dir().join(format!("lb-listener-f-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plain");
+        std::fs::write(&path, "x").unwrap();
+        let err = Listener::bind(&Address::Unixgram(path.clone()), options(8))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, ListenError::PathInUse { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
