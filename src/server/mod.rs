@@ -12,6 +12,7 @@ pub mod feed;
 pub mod frame;
 pub mod listener;
 pub mod matcher;
+mod receiver;
 pub mod serve;
 pub mod signals;
 pub mod transport;

@@ -10,24 +10,21 @@
 //!
 //! The stop: with `at_ns`, at the wall instant of that stream time, the listener stops reading
 //! whatever it has read (a real stop: what is still in the kernel's buffer is never read); the
-//! pipeline task hands on what was read; then [`Pipeline::stop`] runs the stop sequence. The
+//! pipeline task hands on what was read; then [`Pipeline::stop`](crate::pipeline::Pipeline::stop) runs the stop sequence. The
 //! socket is then drained, without delivering, up to the sender's end marker, to learn which
 //! datagrams were left unread. Without `at_ns` (the stop `end`, or after `max_datagrams`), the
 //! stop comes when the listener has read the end marker: after the last datagram sent was read
 //! or dropped, as in `check`, where `end` means after the last packet was handed over.
 
 use super::address::Address;
-use super::drops::DropScope;
-use super::feed::{self, Feed};
-use super::listener::{Leftover, ListenError, ListenOptions, Listener, Received};
-use super::matcher::{Fate, Marker, MatchCounts, Matched, Matcher, SentEntry};
-use super::serve::CHANNEL_CAPACITY;
+use super::listener::{ListenError, ListenOptions, Listener};
+use super::matcher::{Fate, Marker, Matcher, SentEntry};
+use super::receiver::{self, Receiving};
 use crate::pipeline::driver::{self, RunResult, StopPoint};
-use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
+use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
 use crate::replay::{Client, ReplayError};
-use crate::runtime::{self, first, sleep_until, Receiver, Sender};
+use crate::runtime;
 use crate::source::Datagram;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -212,7 +209,7 @@ where
     };
     let receiver = std::thread::Builder::new()
         .name("lastbucket-receiver".into())
-        .spawn(move || runtime::block_on(receive(receiving)))
+        .spawn(move || runtime::block_on(receiver::receive(receiving)))
         .map_err(|e| TransportError::Receiver(e.to_string()))?;
 
     let mut ledger = Ledgered {
@@ -385,8 +382,8 @@ fn receiving_address(transport: Transport) -> Address {
 
 /// Stream time on the real clock.
 #[derive(Debug, Clone, Copy)]
-struct StreamClock {
-    first_ts: u64,
+pub(super) struct StreamClock {
+    pub(super) first_ts: u64,
     wall_start: Instant,
     /// `None`: as fast as possible (pipeline time then runs at the real clock's pace).
     speed: Option<f64>,
@@ -394,13 +391,13 @@ struct StreamClock {
 
 impl StreamClock {
     /// Stream time of an instant: `first_ts + (at − wall_start) × speed`.
-    fn ts(&self, at: Instant) -> u64 {
+    pub(super) fn ts(&self, at: Instant) -> u64 {
         let elapsed = at.saturating_duration_since(self.wall_start).as_nanos() as f64;
         self.first_ts + (elapsed * self.speed.unwrap_or(1.0)) as u64
     }
 
     /// The instant stream time `ts` is due (`None`: at once).
-    fn due(&self, ts: u64) -> Option<Instant> {
+    pub(super) fn due(&self, ts: u64) -> Option<Instant> {
         let s = self.speed?;
         let offset = ts.saturating_sub(self.first_ts) as f64 / 1e9 / s;
         Some(self.wall_start + Duration::from_secs_f64(offset))
@@ -484,234 +481,6 @@ fn send_end<E>(
         }
         if Instant::now() > deadline {
             return Err(TransportError::NoEnd(transport, END_TIMEOUT));
-        }
-    }
-}
-
-/// Everything the receiver thread owns.
-struct Receiving {
-    listener: Listener,
-    kind: ListenerKind,
-    config: PipelineConfig,
-    settings: StopSettings,
-    clock: StreamClock,
-    /// `Some(at)`: stop at stream time `at`; `None`: stop when the end marker is read.
-    mode: Option<u64>,
-    matcher: Matcher,
-    /// Closed when the sender has sent its last datagram.
-    done: Receiver<()>,
-    /// Closed when the sender failed: stop and do not wait for the end marker.
-    abort: Receiver<()>,
-}
-
-struct ReceiverOutcome {
-    run: RunResult,
-    counts: MatchCounts,
-    kernel_drops: Option<u64>,
-}
-
-struct TransportFeed<'m> {
-    clock: StreamClock,
-    matcher: &'m mut Matcher,
-    /// Closed when the end marker is read (stop `end`).
-    stop_on_marker: Option<Sender<()>>,
-    flushed: Vec<FlushedItem>,
-}
-
-impl Feed for TransportFeed<'_> {
-    fn ts_of(&self, at: Instant) -> u64 {
-        self.clock.ts(at)
-    }
-
-    fn admit(&mut self, r: &Received, ts_ns: u64) -> Option<DatagramId> {
-        match self.matcher.read(r, ts_ns) {
-            Matched::Sent(id) => Some(id),
-            Matched::Marker(_) => {
-                if let Some(stop) = &self.stop_on_marker {
-                    stop.close();
-                }
-                None
-            }
-            Matched::Foreign => None,
-        }
-    }
-
-    fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
-        self.flushed.extend(items);
-        Ok(())
-    }
-}
-
-async fn receive(r: Receiving) -> ReceiverOutcome {
-    let Receiving {
-        listener,
-        kind,
-        config,
-        settings,
-        clock,
-        mode,
-        mut matcher,
-        done,
-        abort,
-    } = r;
-    let buffer_size = config.buffer_size;
-    let drops = listener
-        .drops()
-        .filter(|(_, scope)| *scope == DropScope::Socket)
-        .map(|(d, _)| d);
-    let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
-    let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
-    let listening = runtime::spawn(listener.run(tx, stop_rx.clone()));
-    let controller = runtime::spawn(control(
-        mode,
-        clock,
-        done,
-        abort.clone(),
-        stop_tx.clone(),
-        stop_rx,
-    ));
-
-    let mut pipeline = Pipeline::new(config, settings, kind, clock.first_ts);
-    let mut feed = TransportFeed {
-        clock,
-        matcher: &mut matcher,
-        stop_on_marker: mode.is_none().then(|| stop_tx.clone()),
-        flushed: Vec::new(),
-    };
-    // The feed's only error would come from `flushed`, which cannot fail here.
-    let delivered = feed::run(&mut pipeline, &rx, &mut feed, feed::TICK)
-        .await
-        .unwrap_or_default();
-    let mut flushed = std::mem::take(&mut feed.flushed);
-    // The listener has stopped and everything it read is in the pipeline: stop it now.
-    let stop_ns = clock.ts(Instant::now()).max(pipeline.now_ns());
-    pipeline.advance(stop_ns);
-    flushed.extend(pipeline.take_flushed());
-    let held_at_stop = pipeline.held_before_queue();
-    pipeline.stop(stop_ns);
-    flushed.extend(pipeline.take_flushed());
-
-    let mut stopped = listening.await;
-    if !matcher.marker_seen() {
-        drain(&mut stopped.leftover, &mut matcher, buffer_size, &abort).await;
-    }
-    controller.await;
-    // Read while the socket is still open: a closed socket's drop counter is gone.
-    let kernel_drops = drops.and_then(|d| d.seen());
-    drop(stopped);
-    let mut counters = pipeline.counters();
-    counters.listener.kernel_dropped = kernel_drops.unwrap_or(0);
-    ReceiverOutcome {
-        run: RunResult {
-            flushed,
-            counters,
-            losses: pipeline.losses(),
-            delivered,
-            stop_ns,
-            held_at_stop,
-        },
-        counts: matcher.counts(),
-        kernel_drops,
-    }
-}
-
-/// Resolves when the channel is closed.
-async fn closed(ch: &Receiver<()>) {
-    let _ = ch.recv().await;
-}
-
-/// Decides when the listener stops: at the wall instant of `at` (as fast as possible: when
-/// the sender is done), or on an abort; with no `at`, the feed stops it on the end marker.
-/// Returns once the stop channel is closed, whoever closed it.
-async fn control(
-    mode: Option<u64>,
-    clock: StreamClock,
-    done: Receiver<()>,
-    abort: Receiver<()>,
-    stop: Sender<()>,
-    stop_seen: Receiver<()>,
-) {
-    let trigger = async {
-        match mode {
-            None => std::future::pending::<()>().await,
-            Some(at) => match clock.due(at) {
-                Some(due) => sleep_until(due).await,
-                None => closed(&done).await,
-            },
-        }
-    };
-    let must_stop = first(first(trigger, closed(&abort)), async {
-        closed(&stop_seen).await;
-    });
-    must_stop.await;
-    stop.close();
-}
-
-/// Reads what the stopped listener left in its socket, up to the end marker, without
-/// delivering it: the matcher records those datagrams as unread.
-async fn drain(
-    leftover: &mut Leftover,
-    matcher: &mut Matcher,
-    buffer_size: usize,
-    abort: &Receiver<()>,
-) {
-    let received = |payload: &[u8]| Received {
-        truncated: payload.len() > buffer_size,
-        payload: payload.to_vec(),
-        at: Instant::now(),
-    };
-    match leftover {
-        Leftover::Datagram(sock) => {
-            let mut buf = vec![0u8; buffer_size + 1];
-            while !matcher.marker_seen() {
-                let read = first(async { Some(sock.recv(&mut buf).await) }, async {
-                    closed(abort).await;
-                    None
-                });
-                match read.await {
-                    Some(Ok(n)) => {
-                        matcher.unread(&received(&buf[..n]));
-                    }
-                    Some(Err(_)) => runtime::sleep(Duration::from_millis(1)).await,
-                    None => return,
-                }
-            }
-        }
-        Leftover::Stream {
-            listener,
-            connections,
-        } => {
-            if connections.is_empty() {
-                let accepted = first(async { listener.accept().await.ok() }, async {
-                    closed(abort).await;
-                    None
-                });
-                match accepted.await {
-                    Some((s, _)) => connections.push(super::frame::FrameReader::new(s)),
-                    None => return,
-                }
-            }
-            for c in connections.iter_mut() {
-                loop {
-                    while let Ok(Some(mut frame)) = c.next_frame() {
-                        frame.truncate(buffer_size + 1);
-                        matcher.unread(&received(&frame));
-                        if matcher.marker_seen() {
-                            return;
-                        }
-                    }
-                    if c.is_eof() {
-                        break;
-                    }
-                    let filled = first(async { c.fill().await.ok() }, async {
-                        closed(abort).await;
-                        None
-                    });
-                    if filled.await.is_none() {
-                        return;
-                    }
-                }
-            }
         }
     }
 }
