@@ -9,12 +9,13 @@
 //! is, so socket loss is known by identity.
 //!
 //! The stop: with `at_ns`, at the wall instant of that stream time, the listener stops reading
-//! whatever it has read (a real stop: what is still in the kernel's buffer is never read); the
-//! pipeline task hands on what was read; then [`Pipeline::stop`](crate::pipeline::Pipeline::stop) runs the stop sequence. The
-//! socket is then drained, without delivering, up to the sender's end marker, to learn which
-//! datagrams were left unread. Without `at_ns` (the stop `end`, or after `max_datagrams`), the
-//! stop comes when the listener has read the end marker: after the last datagram sent was read
-//! or dropped, as in `check`, where `end` means after the last packet was handed over.
+//! (a real stop: what is still in the kernel's buffer is never read); the pipeline task hands on
+//! what was read; then [`Pipeline::stop`](crate::pipeline::Pipeline::stop) runs the stop
+//! sequence. The socket is then drained, without delivering, up to the sender's end marker, to
+//! learn which datagrams were left unread. Without `at_ns` (the stop `end`, or after
+//! `max_datagrams`), the stop comes when the listener has read the end marker: after the last
+//! datagram sent was read or dropped, as in `check`, where `end` means after the last packet
+//! was handed over.
 
 use super::address::Address;
 use super::listener::{ListenError, ListenOptions, Listener};
