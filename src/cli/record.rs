@@ -91,6 +91,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
         args.output.display(),
         kernel_drops_text(udp, stats.kernel_drops, stats.kernel_drops_scope)
     );
+    if stats.not_written > 0 {
+        eprintln!(
+            "{} more datagrams arrived after the count and were not written",
+            stats.not_written
+        );
+    }
     if stats.truncated > 0 {
         eprintln!(
             "{} datagrams were longer than --buffer-size {} and were cut",
