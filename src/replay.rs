@@ -157,11 +157,11 @@ impl Schedule {
     pub fn due(&mut self, index: u64, ts_ns: u64) -> Option<Instant> {
         match self.pace {
             Pace::Max => None,
-            Pace::Rate(r) => Some(self.start + Duration::from_secs_f64(index as f64 / r)),
+            Pace::Rate(r) => Some(self.start + seconds(index as f64 / r)),
             Pace::Original { speed } => {
                 let first = *self.first_ts.get_or_insert(ts_ns);
                 let offset = self.loop_base_ns + ts_ns.saturating_sub(first);
-                Some(self.start + Duration::from_secs_f64(offset as f64 / 1e9 / speed))
+                Some(self.start + seconds(offset as f64 / 1e9 / speed))
             }
         }
     }
@@ -170,6 +170,12 @@ impl Schedule {
     pub fn next_loop(&mut self, span_ns: u64) {
         self.loop_base_ns += span_ns;
     }
+}
+
+/// A delay in seconds as a `Duration`, capped at about 30 years: absurd speeds and rates make
+/// absurd delays, never a panic.
+pub fn seconds(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.min(1e9)).unwrap_or(Duration::ZERO)
 }
 
 /// Sleeps until `due` in short slices, so a stop request is seen quickly; false if stopped.
@@ -304,6 +310,8 @@ mod tests {
         let mut r = Schedule::new(Pace::Rate(4.0), t0);
         assert_eq!(r.due(2, 0), Some(t0 + Duration::from_millis(500)));
         assert_eq!(Schedule::new(Pace::Max, t0).due(9, 9), None);
+        let mut tiny = Schedule::new(Pace::Rate(1e-300), t0);
+        assert!(tiny.due(5, 0).is_some(), "no overflow panic");
     }
 
     #[test]

@@ -394,14 +394,16 @@ impl StreamClock {
     /// Stream time of an instant: `first_ts + (at − wall_start) × speed`.
     pub(super) fn ts(&self, at: Instant) -> u64 {
         let elapsed = at.saturating_duration_since(self.wall_start).as_nanos() as f64;
-        self.first_ts + (elapsed * self.speed.unwrap_or(1.0)) as u64
+        // Float-to-integer casts saturate; so does the sum.
+        self.first_ts
+            .saturating_add((elapsed * self.speed.unwrap_or(1.0)) as u64)
     }
 
     /// The instant stream time `ts` is due (`None`: at once).
     pub(super) fn due(&self, ts: u64) -> Option<Instant> {
         let s = self.speed?;
         let offset = ts.saturating_sub(self.first_ts) as f64 / 1e9 / s;
-        Some(self.wall_start + Duration::from_secs_f64(offset))
+        Some(self.wall_start + crate::replay::seconds(offset))
     }
 }
 
