@@ -9,7 +9,6 @@ use crate::server::{Address, ListenOptions, Listener};
 use crate::source::{DatagramWriter, OutputFormat};
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
@@ -51,7 +50,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     };
     let duration = match args.duration.as_deref().map(parse_seconds) {
         None => None,
-        Some(Some(s)) => Some(Duration::from_secs_f64(s)),
+        Some(Some(s)) => Some(crate::replay::seconds(s)),
         Some(None) => return usage(&format!("invalid --duration {:?}", args.duration)),
     };
     if args.buffer_size == 0 {
