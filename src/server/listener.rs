@@ -59,7 +59,12 @@ pub enum ListenError {
     Bind { address: Address, error: io::Error },
     #[error("cannot listen on {address}: {} exists and is not a socket", path.display())]
     PathInUse { address: Address, path: PathBuf },
+    #[error("invalid read buffer size {0}: expected 1 to {MAX_BUFFER_SIZE} bytes")]
+    BufferSize(usize),
 }
+
+/// Largest read buffer accepted: beyond any datagram a socket can carry.
+pub const MAX_BUFFER_SIZE: usize = 64 << 20;
 
 /// Counters of a listener, readable while it runs.
 #[derive(Debug, Default)]
@@ -174,6 +179,9 @@ impl Listener {
     /// Binds `address` (port 0 picks a free port; an existing socket file is replaced, as the
     /// agent does).
     pub fn bind(address: &Address, opts: ListenOptions) -> Result<Listener, ListenError> {
+        if !(1..=MAX_BUFFER_SIZE).contains(&opts.buffer_size) {
+            return Err(ListenError::BufferSize(opts.buffer_size));
+        }
         let err = |error| ListenError::Bind {
             address: address.clone(),
             error,
