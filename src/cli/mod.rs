@@ -4,8 +4,11 @@
 pub mod check;
 pub mod generate;
 pub mod inspect;
+pub mod record;
+pub mod replay;
 pub mod report_args;
 pub mod run_args;
+pub mod serve;
 pub mod source_args;
 pub mod sweep;
 
@@ -38,6 +41,13 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a seeded generated stream as a capture file, pcap, JSON lines or text.
     Generate(generate::GenerateArgs),
+    /// Send SOURCE to any DogStatsD server at its own cadence, a speed factor, a fixed rate, or
+    /// as fast as possible.
+    Replay(replay::ReplayArgs),
+    /// Listen on a socket and write what arrives as a Datadog agent capture file.
+    Record(record::RecordArgs),
+    /// Run the pipeline as a standalone DogStatsD server; SIGTERM/SIGINT run the stop sequence.
+    Serve(serve::ServeArgs),
 }
 
 /// A user error the command line reports with exit code 2.
@@ -53,5 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sweep(args) => sweep::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

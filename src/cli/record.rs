@@ -1,0 +1,106 @@
+//! `lastbucket record --listen ADDR -o FILE`: writes what arrives as a capture file.
+
+use super::serve::kernel_drops_text;
+use crate::check::moment::parse_seconds;
+use crate::record::{self, RecordLimits};
+use crate::runtime;
+use crate::server::signals::on_stop_signals;
+use crate::server::{Address, ListenOptions, Listener};
+use crate::source::{DatagramWriter, OutputFormat};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Where to listen: udp://HOST:PORT, unixgram://PATH or unix://PATH. Port 0 picks a free
+    /// port; the bound address is printed on stderr as `listening on ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Address,
+
+    /// The file to write: a Datadog agent capture file (version 3), zstd-compressed when the
+    /// name ends in .zst or .zstd; .pcap, .pcapng, .jsonl and .txt names get those formats.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// capture, capture-zstd, pcap, pcapng, jsonl or text (default: from the file name).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<OutputFormat>,
+
+    /// Stop after this many datagrams.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (`10s`, `500ms`).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Read buffer per datagram; longer datagrams are written cut to it and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    pub buffer_size: usize,
+
+    /// SO_RCVBUF of the listening socket (default: the system's).
+    #[arg(long, value_name = "BYTES")]
+    pub so_rcvbuf: Option<usize>,
+}
+
+pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
+    let usage = |e: &dyn std::fmt::Display| {
+        eprintln!("Error: {e}");
+        Ok(crate::exit::USAGE)
+    };
+    let duration = match args.duration.as_deref().map(parse_seconds) {
+        None => None,
+        Some(Some(s)) => Some(crate::replay::seconds(s)),
+        Some(None) => return usage(&format!("invalid --duration {:?}", args.duration)),
+    };
+    if args.buffer_size == 0 {
+        return usage(&"invalid --buffer-size 0: must be > 0");
+    }
+    let format = args
+        .output_format
+        .or_else(|| OutputFormat::from_path(&args.output))
+        .unwrap_or(OutputFormat::Capture { compress: false });
+    let opts = ListenOptions {
+        buffer_size: args.buffer_size,
+        so_rcvbuf: args.so_rcvbuf,
+    };
+    let listener = match Listener::bind(&args.listen, opts) {
+        Ok(l) => l,
+        Err(e) => return usage(&e),
+    };
+    let writer = match DatagramWriter::create(&args.output, Some(format)) {
+        Ok(w) => w,
+        Err(e) => return usage(&e),
+    };
+    let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
+    let _signals = on_stop_signals(move || {
+        stop_tx.close();
+    })?;
+    eprintln!("listening on {}", listener.address());
+    let udp = !listener.address().is_unix();
+    let limits = RecordLimits {
+        count: args.count,
+        duration,
+    };
+    let stats = record::record(listener, writer, args.buffer_size, limits, stop_rx)?;
+    eprintln!(
+        "wrote {} datagrams ({} bytes) to {} as {format}; kernel drops: {}",
+        stats.datagrams,
+        stats.bytes,
+        args.output.display(),
+        kernel_drops_text(udp, stats.kernel_drops, stats.kernel_drops_scope)
+    );
+    if stats.not_written > 0 {
+        eprintln!(
+            "{} more datagrams arrived after the count and were not written",
+            stats.not_written
+        );
+    }
+    if stats.truncated > 0 {
+        eprintln!(
+            "{} datagrams were longer than --buffer-size {} and were cut",
+            stats.truncated, args.buffer_size
+        );
+    }
+    Ok(crate::exit::SUCCESS)
+}

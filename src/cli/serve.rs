@@ -1,0 +1,258 @@
+//! `lastbucket serve`: the embedded pipeline as a standalone DogStatsD server.
+
+use super::check::load_config;
+use super::UsageError;
+use crate::check::moment::parse_seconds;
+use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
+use crate::runtime;
+use crate::server::drops::DropScope;
+use crate::server::serve::{self, ServeOptions, ServeReport};
+use crate::server::signals::on_stop_signals;
+use crate::server::{Address, ListenOptions, Listener};
+use clap::Args;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen (repeatable): udp://HOST:PORT, unixgram://PATH, or unix://PATH (stream,
+    /// 4-byte little-endian length before each message). Port 0 picks a free port; the bound
+    /// addresses are printed on stderr as `listening on ADDR`.
+    #[arg(long = "listen", value_name = "ADDR", required = true)]
+    pub listen: Vec<Address>,
+
+    /// `dogstatsd_flush_incomplete_buckets`: flush the open bucket on stop (the agent's default
+    /// is off).
+    #[arg(long, value_name = "on|off", default_value = "off", value_parser = ["on", "off"])]
+    pub flush_incomplete_buckets: String,
+
+    /// auto: workers drain their queue on stop when the flag is on (current reference);
+    /// never: the behaviour before that change.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "never"])]
+    pub batcher_drain: String,
+
+    /// Where the flushed items go, as JSON lines, as soon as they are flushed (`-`: stdout).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub flushed_out: String,
+
+    /// Period of the aggregator's flush, in whole seconds (`15s`).
+    #[arg(long, value_name = "DURATION")]
+    pub flush_interval: Option<String>,
+
+    /// Stage counters, datagrams read and kernel drops as JSON: rewritten while running, and
+    /// final after the stop.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
+    /// Pipeline settings file (TOML or JSON; the agent's key names are accepted).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Number of workers (default: the reference's max(2, cores - 2)).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Read buffer per datagram (`dogstatsd_buffer_size`, default 8192); longer datagrams are
+    /// truncated and counted.
+    #[arg(long, value_name = "BYTES")]
+    pub buffer_size: Option<usize>,
+
+    /// SO_RCVBUF of the listening sockets (default: the system's).
+    #[arg(long, value_name = "BYTES")]
+    pub so_rcvbuf: Option<usize>,
+}
+
+/// How often `--stats-json` is rewritten while the server runs.
+const STATS_EVERY: Duration = Duration::from_millis(200);
+
+impl ServeArgs {
+    fn config(&self) -> Result<PipelineConfig, UsageError> {
+        let mut config = match &self.config {
+            Some(path) => load_config(path)?,
+            None => PipelineConfig::default(),
+        };
+        if let Some(w) = self.workers {
+            config.workers = w;
+        }
+        if let Some(b) = self.buffer_size {
+            config.buffer_size = b;
+        }
+        if let Some(s) = &self.flush_interval {
+            config.flush_interval_s = whole_seconds(s).ok_or_else(|| {
+                UsageError(format!(
+                    "invalid --flush-interval {s:?}: expected whole seconds >= 1, like 15s"
+                ))
+            })?;
+        }
+        config.validate().map_err(|e| UsageError(e.to_string()))?;
+        Ok(config)
+    }
+
+    fn settings(&self) -> Result<StopSettings, UsageError> {
+        Ok(StopSettings {
+            flush_incomplete_buckets: self.flush_incomplete_buckets == "on",
+            batcher_drain: self
+                .batcher_drain
+                .parse::<BatcherDrain>()
+                .map_err(UsageError)?,
+        })
+    }
+}
+
+fn whole_seconds(s: &str) -> Option<u64> {
+    let v = parse_seconds(s)?;
+    (v >= 1.0 && v.fract() == 0.0).then_some(v as u64)
+}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Result<i32> {
+    eprintln!("Error: {e}");
+    Ok(crate::exit::USAGE)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    let (config, settings) = match (args.config(), args.settings()) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => return usage(e),
+    };
+    let opts = ListenOptions {
+        buffer_size: config.buffer_size,
+        so_rcvbuf: args.so_rcvbuf,
+    };
+    let mut listeners = Vec::new();
+    for a in &args.listen {
+        match Listener::bind(a, opts) {
+            Ok(l) => listeners.push(l),
+            Err(e) => return usage(e),
+        }
+    }
+    if let Err(e) = serve::pipeline_kind(&listeners) {
+        return usage(e);
+    }
+    let flushed_out: Box<dyn Write> = if args.flushed_out == "-" {
+        Box::new(io::stdout())
+    } else {
+        match std::fs::File::create(&args.flushed_out) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => return usage(format!("cannot create {}: {e}", args.flushed_out)),
+        }
+    };
+    if let Some(p) = &args.stats_json {
+        // Fail before serving if the path is not writable.
+        if let Err(e) = std::fs::File::create(p) {
+            return usage(format!("cannot create {}: {e}", p.display()));
+        }
+    }
+    let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
+    // Installed before the addresses are printed: whoever reads them may signal at once.
+    let _signals = on_stop_signals(move || {
+        stop_tx.close();
+    })?;
+    for l in &listeners {
+        eprintln!("listening on {}", l.address());
+    }
+    let report = serve::serve(
+        listeners,
+        ServeOptions {
+            config,
+            settings,
+            flushed_out,
+            stats_json: args.stats_json.clone(),
+            stats_every: STATS_EVERY,
+        },
+        stop_rx,
+    )?;
+    print_summary(&report);
+    Ok(crate::exit::SUCCESS)
+}
+
+/// Kernel drops for people: whose counter it is, or that there is none.
+pub fn kernel_drops_text(udp: bool, n: Option<u64>, scope: Option<DropScope>) -> String {
+    match (n, scope) {
+        _ if !udp => "n/a (a full Unix socket makes the sender wait or fail)".to_string(),
+        (Some(n), Some(DropScope::Socket)) => n.to_string(),
+        (Some(n), _) => format!("{n} (system-wide counter: may include other sockets)"),
+        _ => "not measurable on this system".to_string(),
+    }
+}
+
+/// The stage counters on stderr after the stop.
+fn print_summary(r: &ServeReport) {
+    let udp = r.listeners.iter().any(|l| l.address.starts_with("udp://"));
+    let drops = kernel_drops_text(udp, r.kernel_drops, r.kernel_drops_scope);
+    eprintln!(
+        "stopped: read {} datagrams; kernel drops: {drops}",
+        r.datagrams_read
+    );
+    for l in &r.listeners {
+        eprintln!(
+            "  {:<15} datagrams={} bytes={} truncated={}",
+            l.address, l.counts.datagrams, l.counts.bytes, l.counts.truncated
+        );
+    }
+    let c = &r.stage_counters;
+    eprintln!(
+        "  assembler       datagrams_in={} packets_out={}",
+        c.assembler.datagrams_in, c.assembler.packets_out
+    );
+    eprintln!(
+        "  packets buffer  packets_in={} batches_out={} on_close={}",
+        c.packets_buffer.packets_in,
+        c.packets_buffer.batches_out,
+        c.packets_buffer.batches_on_close
+    );
+    eprintln!(
+        "  queue           batches_in={} out={} drained={} dropped={} (datagrams dropped {})",
+        c.queue.batches_in,
+        c.queue.batches_out,
+        c.queue.batches_drained,
+        c.queue.batches_dropped,
+        c.queue.datagrams_dropped
+    );
+    eprintln!(
+        "  workers         datagrams={} lines={} samples={} events={} service_checks={} rejected={}",
+        c.workers.datagrams,
+        c.workers.lines,
+        c.workers.samples,
+        c.workers.events,
+        c.workers.service_checks,
+        c.workers.rejected_lines
+    );
+    eprintln!(
+        "  samplers        samples_in={} aggregated={} context_limit={} flushed_buckets={}",
+        c.samplers.samples_in,
+        c.samplers.aggregated,
+        c.samplers.dropped_context_limit,
+        c.samplers.flushed_buckets
+    );
+    eprintln!(
+        "  no aggregation  samples_in={} points_out={} unsupported={}",
+        c.no_aggregation.samples_in, c.no_aggregation.points_out, c.no_aggregation.unsupported_type
+    );
+    eprintln!(
+        "  open bucket     samples_dropped={}",
+        c.open_bucket_samples_dropped
+    );
+    eprintln!(
+        "  flush           flushes={} series_points={} sketch_points={} events={} service_checks={}",
+        c.flush.flushes,
+        c.flush.series_points,
+        c.flush.sketch_points,
+        c.flush.events,
+        c.flush.service_checks
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_interval_is_whole_seconds() {
+        assert_eq!(whole_seconds("15s"), Some(15));
+        assert_eq!(whole_seconds("2"), Some(2));
+        assert_eq!(whole_seconds("1500ms"), None);
+        assert_eq!(whole_seconds("0s"), None);
+        assert_eq!(whole_seconds("x"), None);
+    }
+}

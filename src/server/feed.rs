@@ -1,0 +1,122 @@
+//! The pipeline task: the one owner of the [`Pipeline`] on real sockets. It takes what the
+//! listeners read from their channel, stamps it with the pipeline clock, hands it to the
+//! pipeline, and moves the pipeline's clock on a short tick so that the 100 ms packets-buffer
+//! timeout and the 15 s flush fire on real time even when no datagram arrives.
+//!
+//! It returns when the channel is closed and empty: the listeners (the channel's only senders)
+//! have stopped and everything they read has been handed to the pipeline. Only then may the
+//! caller run the pipeline's stop sequence — producers stop before consumers, so nothing read
+//! is left behind in the channel.
+
+use super::listener::Received;
+use crate::pipeline::flushed::FlushedItem;
+use crate::pipeline::packet::DatagramId;
+use crate::pipeline::Pipeline;
+use crate::runtime::{first, sleep_until, Receiver};
+use std::io;
+use std::time::{Duration, Instant};
+
+/// How often the pipeline's timers are moved when the channel is idle.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Most datagrams taken from the channel between two looks at the clock.
+const BATCH: usize = 256;
+
+/// What a driver decides around the pipeline task.
+pub trait Feed {
+    /// Pipeline time (ns since the epoch) of an instant.
+    fn ts_of(&self, at: Instant) -> u64;
+    /// The id under which a datagram read at `ts_ns` enters the pipeline, or `None` to leave it
+    /// out (it is not part of the stream).
+    fn admit(&mut self, r: &Received, ts_ns: u64) -> Option<DatagramId>;
+    /// Items the pipeline has just flushed.
+    fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()>;
+    /// Called on every tick after the timers have run.
+    fn tick(&mut self, _pipeline: &Pipeline) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Feeds `pipeline` from `rx` until the channel is closed and empty; returns the number of
+/// datagrams handed to the pipeline.
+pub async fn run(
+    pipeline: &mut Pipeline,
+    rx: &Receiver<Received>,
+    feed: &mut dyn Feed,
+    tick: Duration,
+) -> io::Result<u64> {
+    let mut delivered = 0u64;
+    let mut next_tick = Instant::now() + tick;
+    loop {
+        let got = first(async { Some(rx.recv().await) }, async {
+            sleep_until(next_tick).await;
+            None
+        })
+        .await;
+        match got {
+            Some(Err(_closed)) => return Ok(delivered),
+            Some(Ok(r)) => {
+                delivered += deliver(pipeline, &r, feed)?;
+                for _ in 0..BATCH {
+                    match rx.try_recv() {
+                        Ok(r) => delivered += deliver(pipeline, &r, feed)?,
+                        Err(_) => break,
+                    }
+                }
+            }
+            None => {}
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            pipeline.advance(feed.ts_of(now));
+            emit(pipeline, feed)?;
+            feed.tick(pipeline)?;
+            next_tick = now + tick;
+        }
+    }
+}
+
+/// Hands one datagram over. Its time never goes back before the pipeline's clock: a datagram
+/// that waited in the channel while a tick moved the clock enters at the clock's time, like a
+/// late read.
+fn deliver(pipeline: &mut Pipeline, r: &Received, feed: &mut dyn Feed) -> io::Result<u64> {
+    let ts = feed.ts_of(r.at).max(pipeline.now_ns());
+    let Some(id) = feed.admit(r, ts) else {
+        return Ok(0);
+    };
+    pipeline.deliver(id, ts, &r.payload);
+    emit(pipeline, feed)?;
+    Ok(1)
+}
+
+fn emit(pipeline: &mut Pipeline, feed: &mut dyn Feed) -> io::Result<()> {
+    let items = pipeline.take_flushed();
+    if items.is_empty() {
+        Ok(())
+    } else {
+        feed.flushed(items)
+    }
+}
+
+/// Maps instants to system-clock nanoseconds from one reading of the system clock, so that
+/// stamps are monotonic even if the system clock is stepped while the server runs.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    base: Instant,
+    base_ns: u64,
+}
+
+impl WallClock {
+    pub fn now() -> WallClock {
+        use crate::pipeline::clock::{Clock, SystemClock};
+        WallClock {
+            base: Instant::now(),
+            base_ns: SystemClock.now_ns(),
+        }
+    }
+
+    pub fn ns(&self, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(self.base);
+        self.base_ns + d.as_nanos() as u64
+    }
+}

@@ -1,0 +1,280 @@
+//! `serve`: the embedded pipeline as a standalone DogStatsD server on the system clock.
+//!
+//! Listener tasks read the sockets and hand datagrams over a bounded channel to the pipeline
+//! task (this thread), which writes flushed items as JSON lines as soon as they are flushed.
+//! The stop, when the stop channel is closed (by a signal handler): the listeners stop reading
+//! and drop their end of the channel; the pipeline task hands on what they had read, then the
+//! pipeline runs its stop sequence ([`crate::pipeline::stop::stop_sequence`], through
+//! [`Pipeline::stop`]) — the same order and code as `check`.
+
+use super::drops::DropScope;
+use super::feed::{self, Feed, WallClock};
+use super::listener::{Listener, ListenerCounts, ListenerStats, Received};
+use crate::pipeline::counters::StageCounters;
+use crate::pipeline::flushed::{write_jsonl, FlushedItem};
+use crate::pipeline::packet::DatagramId;
+use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
+use crate::runtime::{self, Receiver};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Capacity of the channel between the listeners and the pipeline task, in datagrams.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// How a server runs.
+pub struct ServeOptions {
+    pub config: PipelineConfig,
+    pub settings: StopSettings,
+    /// Where flushed items go, as JSON lines, flushed after each batch.
+    pub flushed_out: Box<dyn Write>,
+    /// Rewritten (atomically) every `stats_every` while running and once at the end.
+    pub stats_json: Option<PathBuf>,
+    pub stats_every: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no address to listen on")]
+    NoListener,
+    #[error(
+        "cannot mix UDP and Unix listeners in one server: the pipeline packs UDP datagrams \
+         into packets and never packs Unix ones (run one server per kind)"
+    )]
+    MixedListeners,
+    #[error("cannot write flushed items: {0}")]
+    FlushedOut(io::Error),
+    #[error("cannot write {}: {error}", path.display())]
+    Stats { path: PathBuf, error: io::Error },
+}
+
+/// Samples and datagrams the pipeline lost, by stage (the socket's are `kernel_drops`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LostSummary {
+    /// Datagrams still queued when the workers exited without draining.
+    pub queue_datagrams: u64,
+    /// Samples in buckets still open at the final flush.
+    pub open_bucket_samples: u64,
+    /// Samples dropped at a sampler's context limit.
+    pub context_limit_samples: u64,
+}
+
+impl LostSummary {
+    pub fn of(c: &StageCounters) -> LostSummary {
+        LostSummary {
+            queue_datagrams: c.queue.datagrams_dropped,
+            open_bucket_samples: c.open_bucket_samples_dropped,
+            context_limit_samples: c.samplers.dropped_context_limit,
+        }
+    }
+}
+
+/// One listener in the stats.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerReport {
+    pub address: String,
+    #[serde(flatten)]
+    pub counts: ListenerCounts,
+    pub kernel_drops: Option<u64>,
+    pub kernel_drops_scope: Option<DropScope>,
+}
+
+/// What `--stats-json` holds: while running (`running: true`) and after the stop.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServeReport {
+    pub running: bool,
+    pub settings: StopSettings,
+    pub listeners: Vec<ListenerReport>,
+    /// Datagrams read by every listener.
+    pub datagrams_read: u64,
+    /// Datagrams the kernel dropped on the UDP sockets (`None`: not measurable here).
+    pub kernel_drops: Option<u64>,
+    pub kernel_drops_scope: Option<DropScope>,
+    pub stage_counters: StageCounters,
+    pub lost: LostSummary,
+}
+
+/// The listener kind of the pipeline: every listener must be of the same kind.
+pub fn pipeline_kind(listeners: &[Listener]) -> Result<ListenerKind, ServeError> {
+    let first = listeners.first().ok_or(ServeError::NoListener)?.kind();
+    if listeners.iter().all(|l| l.kind() == first) {
+        Ok(first)
+    } else {
+        Err(ServeError::MixedListeners)
+    }
+}
+
+struct Watched {
+    address: String,
+    stats: Arc<ListenerStats>,
+    drops: Option<super::drops::DropCounter>,
+}
+
+fn listener_reports(watched: &[Watched]) -> Vec<ListenerReport> {
+    watched
+        .iter()
+        .map(|w| ListenerReport {
+            address: w.address.clone(),
+            counts: w.stats.snapshot(),
+            kernel_drops: w.drops.as_ref().and_then(|d| d.seen()),
+            kernel_drops_scope: w.drops.as_ref().map(|d| d.scope()),
+        })
+        .collect()
+}
+
+/// Total kernel drops: the sum of per-socket counters; a system-wide counter is counted once.
+fn total_drops(listeners: &[ListenerReport]) -> (Option<u64>, Option<DropScope>) {
+    let of = |scope| {
+        listeners
+            .iter()
+            .filter(move |l| l.kernel_drops_scope == Some(scope))
+            .filter_map(|l| l.kernel_drops)
+    };
+    let socket: Vec<u64> = of(DropScope::Socket).collect();
+    if !socket.is_empty() {
+        return (Some(socket.iter().sum()), Some(DropScope::Socket));
+    }
+    match of(DropScope::System).max() {
+        Some(n) => (Some(n), Some(DropScope::System)),
+        None => (None, None),
+    }
+}
+
+struct ServeFeed {
+    clock: WallClock,
+    next_id: DatagramId,
+    out: Box<dyn Write>,
+    settings: StopSettings,
+    watched: Vec<Watched>,
+    stats_json: Option<PathBuf>,
+    stats_every: Duration,
+    last_stats: Instant,
+}
+
+impl ServeFeed {
+    fn report(&self, pipeline: &Pipeline, running: bool) -> ServeReport {
+        let listeners = listener_reports(&self.watched);
+        let (kernel_drops, kernel_drops_scope) = total_drops(&listeners);
+        let counters = pipeline.counters();
+        ServeReport {
+            running,
+            settings: self.settings,
+            datagrams_read: listeners.iter().map(|l| l.counts.datagrams).sum(),
+            listeners,
+            kernel_drops,
+            kernel_drops_scope,
+            lost: LostSummary::of(&counters),
+            stage_counters: counters,
+        }
+    }
+}
+
+impl Feed for ServeFeed {
+    fn ts_of(&self, at: Instant) -> u64 {
+        self.clock.ns(at)
+    }
+
+    fn admit(&mut self, _r: &Received, _ts_ns: u64) -> Option<DatagramId> {
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(id)
+    }
+
+    fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
+        write_jsonl(&mut self.out, &items)
+    }
+
+    /// The periodic stats: a failed write is a warning, not a reason to stop serving (the
+    /// path was checked writable at start).
+    fn tick(&mut self, pipeline: &Pipeline) -> io::Result<()> {
+        if let Some(path) = &self.stats_json {
+            if self.last_stats.elapsed() >= self.stats_every {
+                self.last_stats = Instant::now();
+                if let Err(e) = write_stats(path, &self.report(pipeline, true)) {
+                    eprintln!("warning: cannot write {}: {e}", path.display());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the stats as JSON, atomically (a reader never sees half a file).
+pub fn write_stats(path: &Path, report: &ServeReport) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Runs a server on `listeners` until `stop` is closed, then stops it and returns the final
+/// report (also written to `stats_json`).
+pub fn serve(
+    listeners: Vec<Listener>,
+    opts: ServeOptions,
+    stop: Receiver<()>,
+) -> Result<ServeReport, ServeError> {
+    let kind = pipeline_kind(&listeners)?;
+    let clock = WallClock::now();
+    let mut pipeline = Pipeline::new(
+        opts.config.clone(),
+        opts.settings,
+        kind,
+        clock.ns(Instant::now()),
+    );
+    let watched: Vec<Watched> = listeners
+        .iter()
+        .map(|l| Watched {
+            address: l.address().to_string(),
+            stats: l.stats(),
+            drops: l.drops().map(|(d, _)| d),
+        })
+        .collect();
+    let mut feed = ServeFeed {
+        clock,
+        next_id: 0,
+        out: opts.flushed_out,
+        settings: opts.settings,
+        watched,
+        stats_json: opts.stats_json,
+        stats_every: opts.stats_every,
+        last_stats: Instant::now(),
+    };
+    let stats_err = |path: &Path, error| ServeError::Stats {
+        path: path.to_path_buf(),
+        error,
+    };
+    runtime::block_on(async {
+        let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
+        let tasks: Vec<_> = listeners
+            .into_iter()
+            .map(|l| runtime::spawn(l.run(tx.clone(), stop.clone())))
+            .collect();
+        drop(tx);
+        feed::run(&mut pipeline, &rx, &mut feed, feed::TICK)
+            .await
+            .map_err(ServeError::FlushedOut)?;
+        let now = feed.clock.ns(Instant::now());
+        pipeline.stop(now);
+        let items = pipeline.take_flushed();
+        if !items.is_empty() {
+            feed.flushed(items).map_err(ServeError::FlushedOut)?;
+        }
+        let mut stopped = Vec::new();
+        for t in tasks {
+            stopped.push(t.await);
+        }
+        // Read while the sockets are still open: a closed socket's drop counter is gone.
+        let report = feed.report(&pipeline, false);
+        // Dropping the stopped listeners closes their sockets and removes socket files.
+        drop(stopped);
+        if let Some(path) = &feed.stats_json {
+            write_stats(path, &report).map_err(|e| stats_err(path, e))?;
+        }
+        Ok(report)
+    })
+}
