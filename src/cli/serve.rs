@@ -1,6 +1,6 @@
 //! `lastbucket serve`: the embedded pipeline as a standalone DogStatsD server.
 
-use super::check::load_config;
+use super::run_args::load_config;
 use super::UsageError;
 use crate::check::moment::parse_seconds;
 use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
