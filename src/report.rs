@@ -186,6 +186,27 @@ pub struct ScenarioReport {
     pub held_at_stop: HeldAtStop,
     /// The pipeline's own stage counters.
     pub stage_counters: serde_json::Value,
+    /// What crossed the socket, for `check --transport`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SocketInfo>,
+}
+
+/// The socket of a `check --transport` scenario: what the kernel dropped, what was still
+/// unread at the stop (both lost at the `socket` stage), and what could not be attributed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketInfo {
+    pub transport: &'static str,
+    pub address: String,
+    /// Datagrams sent into the socket.
+    pub sent: u64,
+    /// Datagrams the kernel dropped (gaps in what was read).
+    pub dropped: u64,
+    /// Datagrams still in the socket when the listener stopped.
+    pub unread_at_stop: u64,
+    /// The socket's own kernel drop counter over the run, where the system exposes it.
+    pub kernel_drops: Option<u64>,
+    /// Datagrams whose fate could not be told exactly.
+    pub unattributed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,14 +5,15 @@ pub mod matrix;
 pub mod moment;
 
 use crate::pipeline::clock::{secs, NANOS_PER_SEC};
-use crate::pipeline::driver::{self, RunResult};
+use crate::pipeline::driver;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
 use crate::protocol::{self, Line};
 use crate::report::{
-    HeldAtStop, Report, ScenarioReport, SettingsInfo, SourceInfo, StopInfo, ToolInfo,
+    HeldAtStop, Report, ScenarioReport, SettingsInfo, SocketInfo, SourceInfo, StopInfo, ToolInfo,
     SCHEMA_VERSION,
 };
+use crate::server::transport::{run_transport_with, TransportError, TransportOptions};
 use crate::source::Datagram;
 use crate::verify::{self, ledger::Ledger};
 use matrix::Expectations;
@@ -44,12 +45,18 @@ pub struct CheckPlan {
     pub seed: u64,
     /// Where each scenario's flushed items go (`DIR/<scenario>.jsonl`).
     pub flushed_out: Option<PathBuf>,
+    /// Send the stream through a real loopback socket on the real clock instead of handing it
+    /// to the pipeline on the virtual clock (`--transport`).
+    pub transport: Option<TransportOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error("{0}")]
     Input(StreamError),
+    /// The socket of a transport check could not be set up or used.
+    #[error("{0}")]
+    Transport(String),
     #[error("cannot write flushed output {path}: {source}")]
     FlushedOut {
         path: PathBuf,
@@ -163,37 +170,69 @@ fn run_scenario(
     let config = &plan.config;
     let mut ledger = Ledger::default();
     let stream = opener.open().map_err(CheckError::Input)?;
-    let run: RunResult = driver::run(
-        config,
-        settings,
-        plan.listener,
-        stream,
-        stop.point,
-        &mut |id, d| {
-            ledger.record(
-                id,
-                d.ts_ns,
-                &d.payload,
-                config.buffer_size,
-                &config.hostname,
+    let mut record = |id, d: &Datagram| {
+        ledger.record(
+            id,
+            d.ts_ns,
+            &d.payload,
+            config.buffer_size,
+            &config.hostname,
+        )
+    };
+    let (run, socket) = match plan.transport {
+        None => (
+            driver::run(
+                config,
+                settings,
+                plan.listener,
+                stream,
+                stop.point,
+                &mut record,
             )
-        },
-    )
-    .map_err(CheckError::Input)?;
+            .map_err(CheckError::Input)?,
+            None,
+        ),
+        Some(opts) => {
+            let r = run_transport_with(config, settings, opts, stream, stop.point, &mut record)
+                .map_err(|e| match e {
+                    TransportError::Source(e) => CheckError::Input(e),
+                    other => CheckError::Transport(other.to_string()),
+                })?;
+            let info = SocketInfo {
+                transport: opts.transport.name(),
+                address: r.address.clone(),
+                sent: r.sent,
+                dropped: r.dropped,
+                unread_at_stop: r.unread_at_stop,
+                kernel_drops: r.kernel_drops,
+                unattributed: r.unattributed,
+            };
+            (r.run, Some((info, r.socket_lost)))
+        }
+    };
     let name = scenario_name(&stop.spec, &settings);
     if let Some(dir) = &plan.flushed_out {
         write_flushed(dir, &name, &run.flushed)?;
     }
+    let no_socket_loss = HashSet::new();
+    let socket_lost = socket.as_ref().map_or(&no_socket_loss, |(_, lost)| lost);
     let v = verify::verify(
         &ledger,
         &run.flushed,
         &run.counters,
         &run.losses,
-        &HashSet::new(),
+        socket_lost,
         config,
     );
     let expectation = plan.expectations.for_settings(&settings);
-    let (verdict, reasons) = verify::verdict(&v.counts, &v.accounting_errors, expectation);
+    let (verdict, mut reasons) = verify::verdict(&v.counts, &v.accounting_errors, expectation);
+    let socket = socket.map(|(info, _)| info);
+    if let Some(s) = socket.as_ref().filter(|s| s.unattributed > 0) {
+        reasons.push(format!(
+            "{} datagrams unattributed: what was read and the kernel's drop counter disagree",
+            s.unattributed
+        ));
+    }
     let bucket_ns = config.bucket_seconds as u64 * NANOS_PER_SEC;
     let stream_time_ns = run.stop_ns.saturating_sub(shape.first_ns);
     Ok(ScenarioReport {
@@ -220,6 +259,7 @@ fn run_scenario(
             queued_batches: run.held_at_stop.2 as u64,
         },
         stage_counters: serde_json::to_value(&run.counters).unwrap_or_default(),
+        socket,
     })
 }
 

@@ -6,6 +6,7 @@ use crate::check::matrix::{self, Expectations, FlagChoice};
 use crate::check::moment::StopMoment;
 use crate::check::CheckPlan;
 use crate::pipeline::{BatcherDrain, ListenerKind, PipelineConfig};
+use crate::server::transport::{Transport, TransportOptions};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -49,6 +50,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS")]
     pub queue_latency_ms: Option<u64>,
 
+    /// Send the stream through a real loopback socket into the pipeline on the real clock:
+    /// udp, unixgram or unix (stream). The `socket` stage then counts kernel drops and what
+    /// was unread at the stop.
+    #[arg(long, value_enum, value_name = "TRANSPORT")]
+    pub transport: Option<Transport>,
+
+    /// With --transport: stream time runs this many times faster than wall time (0 = as fast as
+    /// the sender can go).
+    #[arg(long, default_value_t = 1.0, requires = "transport")]
+    pub speed: f64,
+
+    /// With --transport: SO_RCVBUF of the receiving socket in bytes (default: the system's).
+    #[arg(long, value_name = "BYTES", requires = "transport")]
+    pub so_rcvbuf: Option<usize>,
+
     /// Listener kind of the embedded pipeline: udp packs datagrams into packets, unix does not.
     #[arg(long, default_value = "udp", value_parser = ["udp", "unix"])]
     pub listener: String,
@@ -73,6 +89,20 @@ impl RunArgs {
         Ok(config)
     }
 
+    fn transport_options(&self) -> Result<Option<TransportOptions>, UsageError> {
+        if !(self.speed.is_finite() && self.speed >= 0.0) {
+            return Err(UsageError(format!(
+                "invalid --speed {}: must be a number >= 0",
+                self.speed
+            )));
+        }
+        Ok(self.transport.map(|transport| TransportOptions {
+            transport,
+            speed: self.speed,
+            so_rcvbuf: self.so_rcvbuf,
+        }))
+    }
+
     /// The plan of a run at these moments.
     pub fn plan(
         &self,
@@ -92,6 +122,7 @@ impl RunArgs {
             expectations: Expectations::parse(&self.expect).map_err(UsageError)?,
             seed: self.seed,
             flushed_out,
+            transport: self.transport_options()?,
         })
     }
 }

@@ -43,6 +43,7 @@ fn scenario(flag: bool, lost_open: u64, verdict: Verdict) -> ScenarioReport {
         accounting_errors: Vec::new(),
         held_at_stop: HeldAtStop::default(),
         stage_counters: serde_json::Value::Null,
+        socket: None,
     }
 }
 

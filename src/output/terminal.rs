@@ -130,6 +130,18 @@ fn details(o: &mut String, s: &ScenarioReport) {
     for r in &s.reasons {
         let _ = writeln!(o, "  {r}");
     }
+    if let Some(k) = &s.socket {
+        let _ = writeln!(
+            o,
+            "  socket {}: {} datagrams sent, {} dropped by the kernel (its counter: {}), {} unread at stop, {} unattributed",
+            k.address,
+            k.sent,
+            k.dropped,
+            k.kernel_drops.map_or("n/a".into(), |d| d.to_string()),
+            k.unread_at_stop,
+            k.unattributed
+        );
+    }
     for e in s.accounting_errors.iter().take(MAX_EXAMPLES) {
         let _ = writeln!(o, "  {} {e}", "accounting error:".red());
     }
