@@ -90,15 +90,7 @@ fn pipeline(c: &mut Criterion) {
                     max_datagrams: u64::MAX,
                     at_ns: None,
                 },
-                &mut |id, d| {
-                    ledger.record(
-                        id,
-                        d.ts_ns,
-                        &d.payload,
-                        config.buffer_size,
-                        &config.hostname,
-                    )
-                },
+                &mut |id, d| ledger.record_datagram(id, d, &config),
             )
             .unwrap();
             let v = verify::verify(

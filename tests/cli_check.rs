@@ -2,7 +2,7 @@
 //! expectations and exit codes, determinism, the accounting identity, exports.
 
 mod common;
-use common::{json_report, lastbucket};
+use common::{assert_identity, json_report, lastbucket};
 use lastbucket::pipeline::clock::NANOS_PER_SEC;
 use lastbucket::protocol::{self, Line};
 use lastbucket::source::generate::{generate, GeneratorConfig};
@@ -143,37 +143,7 @@ fn identity_holds_in_every_scenario_and_type() {
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), 6 * 3);
     for s in scenarios {
-        let c = &s["counts"];
-        let n = |v: &Value| v.as_u64().unwrap();
-        assert_eq!(
-            n(&c["sent"]),
-            n(&c["rejected"]) + n(&c["flushed"]) + n(&c["lost"]),
-            "{}",
-            s["name"]
-        );
-        let by_stage: u64 = c["lost_by_stage"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(n)
-            .sum();
-        assert_eq!(by_stage, n(&c["lost"]));
-        let mut sent = 0;
-        for (t, tc) in c["by_type"].as_object().unwrap() {
-            assert_eq!(
-                n(&tc["sent"]),
-                n(&tc["rejected"]) + n(&tc["flushed"]) + n(&tc["lost"]),
-                "{} {t}",
-                s["name"]
-            );
-            sent += n(&tc["sent"]);
-        }
-        assert_eq!(sent, n(&c["sent"]));
-        assert_ne!(
-            s["verdict"], "accounting_error",
-            "{}",
-            s["accounting_errors"]
-        );
+        assert_identity(s);
     }
 }
 

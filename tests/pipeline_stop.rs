@@ -55,15 +55,7 @@ fn go(config: &PipelineConfig, s: StopSettings) -> (RunResult, Ledger) {
             max_datagrams: u64::MAX,
             at_ns: None,
         },
-        &mut |id, d| {
-            ledger.record(
-                id,
-                d.ts_ns,
-                &d.payload,
-                config.buffer_size,
-                &config.hostname,
-            )
-        },
+        &mut |id, d| ledger.record_datagram(id, d, config),
     )
     .unwrap();
     (r, ledger)

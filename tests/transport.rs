@@ -64,13 +64,7 @@ fn check(
         stop,
         &mut |id, d| {
             ids.push(id);
-            ledger.record(
-                id,
-                d.ts_ns,
-                &d.payload,
-                config.buffer_size,
-                &config.hostname,
-            )
+            ledger.record_datagram(id, d, &config)
         },
     )
     .unwrap_or_else(|e| panic!("transport failed: {e}"));

@@ -44,7 +44,7 @@ fn pass_through_points_beside_bucket_points_are_all_flushed() {
             max_datagrams: u64::MAX,
             at_ns: None,
         },
-        &mut |id, d| ledger.record(id, d.ts_ns, &d.payload, 8192, &config.hostname),
+        &mut |id, d| ledger.record_datagram(id, d, &config),
     )
     .unwrap();
 

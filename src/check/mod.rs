@@ -170,15 +170,7 @@ fn run_scenario(
     let config = &plan.config;
     let mut ledger = Ledger::default();
     let stream = opener.open().map_err(CheckError::Input)?;
-    let mut record = |id, d: &Datagram| {
-        ledger.record(
-            id,
-            d.ts_ns,
-            &d.payload,
-            config.buffer_size,
-            &config.hostname,
-        )
-    };
+    let mut record = |id, d: &Datagram| ledger.record_datagram(id, d, config);
     let (run, socket) = match plan.transport {
         None => (
             driver::run(

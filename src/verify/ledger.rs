@@ -102,6 +102,22 @@ const LINE_EXAMPLE_MAX: usize = 200;
 impl Ledger {
     /// Records a datagram as the listener reads it: cut to `buffer_size`, as the reference's
     /// read into a buffer of that size cuts it.
+    /// Records a datagram handed to a pipeline with `config` (its read buffer and hostname).
+    pub fn record_datagram(
+        &mut self,
+        datagram: DatagramId,
+        d: &crate::source::Datagram,
+        config: &crate::pipeline::PipelineConfig,
+    ) {
+        self.record(
+            datagram,
+            d.ts_ns,
+            &d.payload,
+            config.buffer_size,
+            &config.hostname,
+        );
+    }
+
     pub fn record(
         &mut self,
         datagram: DatagramId,

@@ -32,3 +32,39 @@ pub fn json_report(cmd: &mut Command) -> (i32, serde_json::Value) {
         serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
     (code, v)
 }
+
+/// The accounting identity of one scenario of a JSON report, overall and per type, and no
+/// accounting error: `sent = rejected + flushed + lost`, `lost = Σ lost_by_stage`.
+pub fn assert_identity(s: &serde_json::Value) {
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"));
+    let c = &s["counts"];
+    assert_eq!(
+        n(&c["sent"]),
+        n(&c["rejected"]) + n(&c["flushed"]) + n(&c["lost"]),
+        "{}",
+        s["name"]
+    );
+    let by_stage: u64 = c["lost_by_stage"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(n)
+        .sum();
+    assert_eq!(by_stage, n(&c["lost"]), "{}", s["name"]);
+    let mut sent = 0;
+    for (t, tc) in c["by_type"].as_object().unwrap() {
+        assert_eq!(
+            n(&tc["sent"]),
+            n(&tc["rejected"]) + n(&tc["flushed"]) + n(&tc["lost"]),
+            "{} {t}",
+            s["name"]
+        );
+        sent += n(&tc["sent"]);
+    }
+    assert_eq!(sent, n(&c["sent"]), "{}", s["name"]);
+    assert_ne!(
+        s["verdict"], "accounting_error",
+        "{}",
+        s["accounting_errors"]
+    );
+}
