@@ -43,6 +43,26 @@ pub struct Verification {
 /// Most lost samples shown as examples.
 pub const MAX_EXAMPLES: usize = 10;
 
+/// At most [`MAX_EXAMPLES`] examples taken in turn from each stage, in pipeline order.
+fn spread_examples(by_stage: BTreeMap<Stage, Vec<LostExample>>) -> Vec<LostExample> {
+    let mut lists: Vec<std::vec::IntoIter<LostExample>> =
+        by_stage.into_values().map(Vec::into_iter).collect();
+    let mut out = Vec::new();
+    while out.len() < MAX_EXAMPLES {
+        let before = out.len();
+        for l in &mut lists {
+            if out.len() < MAX_EXAMPLES {
+                out.extend(l.next());
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out.sort_by_key(|e| Stage::ALL.iter().position(|s| s.name() == e.stage));
+    out
+}
+
 /// Decides the fate of each entry from the losses the pipeline reports.
 pub fn fates(
     ledger: &Ledger,
@@ -112,7 +132,8 @@ pub fn verify(
     for t in EntryType::all() {
         counts.by_type.insert(t.name(), Default::default());
     }
-    let mut examples = Vec::new();
+    // Up to MAX_EXAMPLES per stage, so every stage that lost something gets shown.
+    let mut by_stage: BTreeMap<Stage, Vec<LostExample>> = BTreeMap::new();
     let mut open_bucket_samples = 0u64;
     let mut unsupported = Vec::new();
     for (e, fate) in ledger.entries.iter().zip(&fates) {
@@ -139,8 +160,9 @@ pub fn verify(
                 if *stage == Stage::OpenBucket {
                     open_bucket_samples += 1;
                 }
-                if examples.len() < MAX_EXAMPLES {
-                    examples.push(example(e, *stage, config));
+                let v = by_stage.entry(*stage).or_default();
+                if v.len() < MAX_EXAMPLES {
+                    v.push(example(e, *stage, config));
                 }
             }
         }
@@ -205,7 +227,7 @@ pub fn verify(
     }
     Verification {
         counts,
-        examples,
+        examples: spread_examples(by_stage),
         accounting_errors: errors,
     }
 }
