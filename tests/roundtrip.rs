@@ -93,3 +93,17 @@ fn committed_generated_fixture_matches_the_generator() {
         generate(&GeneratorConfig::from_spec("gen:seed=1,duration=12").unwrap()).collect();
     assert_eq!(read_back(&path), expected);
 }
+
+/// The committed fixture was written by the project's recorder: `lastbucket record --listen
+/// unixgram:///tmp/rec.sock -o fixtures/recorded-node-client.dog.zst --count 239` while
+/// `lastbucket replay fixtures/node-client.pcap --to unixgram:///tmp/rec.sock --max` ran. It holds
+/// exactly the pcap's datagrams, in order (the times are the recording's).
+#[test]
+fn committed_recorded_fixture_holds_the_replayed_pcap() {
+    let recorded = read_back(&common::fixture("recorded-node-client.dog.zst"));
+    let replayed = read_back(&common::fixture("node-client.pcap"));
+    assert_eq!(recorded.len(), 239);
+    let payloads = |ds: &[Datagram]| ds.iter().map(|d| d.payload.clone()).collect::<Vec<_>>();
+    assert_eq!(payloads(&recorded), payloads(&replayed));
+    assert!(recorded.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+}
