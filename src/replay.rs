@@ -245,7 +245,7 @@ pub fn replay(
         for d in opener.open().map_err(ReplayError::Source)? {
             let d = d.map_err(ReplayError::Source)?;
             let due = schedule.due(index, d.ts_ns);
-            if !due.map_or(true, |due| wait_until(due, stop)) || stop.load(Ordering::Relaxed) {
+            if !due.is_none_or(|due| wait_until(due, stop)) || stop.load(Ordering::Relaxed) {
                 stats.interrupted = true;
                 break 'passes;
             }
@@ -269,7 +269,7 @@ pub fn replay(
             first.get_or_insert(d.ts_ns);
             last = last.max(d.ts_ns);
             n += 1;
-            if index % 64 == 0 {
+            if index.is_multiple_of(64) {
                 stats.elapsed = start.elapsed();
                 progress(&stats);
             }

@@ -17,7 +17,7 @@ impl ColorChoice {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => is_terminal && no_color.map_or(true, |v| v.is_empty()),
+            ColorChoice::Auto => is_terminal && no_color.is_none_or(|v| v.is_empty()),
         }
     }
 

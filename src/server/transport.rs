@@ -170,7 +170,7 @@ where
     I: IntoIterator<Item = Result<Datagram, E>>,
 {
     let mut iter = datagrams.into_iter();
-    let in_stop = |d: &Datagram| stop.at_ns.map_or(true, |at| d.ts_ns <= at);
+    let in_stop = |d: &Datagram| stop.at_ns.is_none_or(|at| d.ts_ns <= at);
     let first = match (stop.max_datagrams > 0).then(|| iter.next()).flatten() {
         Some(Err(e)) => return Err(TransportError::Source(e)),
         Some(Ok(d)) if in_stop(&d) => d,

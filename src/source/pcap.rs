@@ -178,7 +178,7 @@ fn read_ng_block(
         };
     }
     let len = u32_at(buf, 4, *big_endian);
-    if len % 4 != 0 || len < 12 || (len as usize) < buf.len() {
+    if !len.is_multiple_of(4) || len < 12 || (len as usize) < buf.len() {
         return Some(ReadStop::Corrupt(format!("bad block length {len}")));
     }
     if len > MAX_PACKET_LEN {

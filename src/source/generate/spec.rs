@@ -490,7 +490,7 @@ pub(crate) fn parse_duration(v: &str) -> Result<u64, String> {
     let mut scale = unit_ns as u128;
     for d in frac.bytes() {
         let d = (d - b'0') as u128;
-        if scale % 10 != 0 {
+        if !scale.is_multiple_of(10) {
             if d != 0 {
                 return Err(format!("finer than 1 ns: `{v}`"));
             }
