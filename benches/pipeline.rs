@@ -1,5 +1,5 @@
 //! Throughput of the hot paths: the line parser, and the whole embedded pipeline (with the
-//! ledger and verification of a check) on the default generated workload.
+//! ledger and verification of a check) on the default generated workload, and the generator.
 //! Run: `cargo bench --bench pipeline`, or `scripts/bench.sh` for the figures the README quotes.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -107,5 +107,16 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parser, pipeline);
+fn generator(c: &mut Criterion) {
+    let config = GeneratorConfig::default();
+    let n = generate(&config).count() as u64;
+    let mut g = c.benchmark_group("generator");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("default_stream", |b| {
+        b.iter(|| black_box(generate(&config).map(|d| d.payload.len()).sum::<usize>()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parser, pipeline, generator);
 criterion_main!(benches);
