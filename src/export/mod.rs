@@ -156,3 +156,39 @@ fn lost_at(s: &crate::report::ScenarioReport, stage: crate::report::Stage) -> u6
 
 #[cfg(test)]
 pub(crate) mod test_report;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_created_up_front_and_rewritten_after_each_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let m = ExportManager::new(vec![
+            (ExportFormat::Csv, ExportTarget::File(path.clone())),
+            (ExportFormat::Json, ExportTarget::Stdout),
+        ])
+        .unwrap();
+        assert!(m.uses_stdout());
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        let mut r = test_report::report();
+        let last = r.scenarios.pop().unwrap();
+        m.write_partial(&r).unwrap();
+        let rows = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
+        assert_eq!(rows(&path), 2);
+        r.scenarios.push(last);
+        m.write_partial(&r).unwrap();
+        assert_eq!(rows(&path), 3);
+    }
+
+    #[test]
+    fn an_unwritable_path_fails_at_once() {
+        let e = ExportManager::new(vec![(
+            ExportFormat::Json,
+            ExportTarget::File("/nonexistent-dir/r.json".into()),
+        )])
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent-dir/r.json"), "{e}");
+    }
+}
