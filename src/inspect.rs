@@ -27,6 +27,8 @@ pub struct Inspection {
     pub metrics_by_type: BTreeMap<&'static str, u64>,
     /// Metric values (each value of a multi-value line counts).
     pub samples: u64,
+    /// Metric values by type code: what `check` counts as sent per type.
+    pub samples_by_type: BTreeMap<&'static str, u64>,
     pub events: u64,
     pub service_checks: u64,
     pub contexts: u64,
@@ -43,6 +45,7 @@ pub fn inspect(stream: Stream<'_>, buffer_size: usize) -> Result<Inspection, Str
     let mut r = Inspection::default();
     for t in MetricType::ALL {
         r.metrics_by_type.insert(t.code(), 0);
+        r.samples_by_type.insert(t.code(), 0);
     }
     let mut contexts: HashSet<u64> = HashSet::new();
     let mut rejections: BTreeMap<&'static str, Rejection> = BTreeMap::new();
@@ -64,6 +67,8 @@ pub fn inspect(stream: Stream<'_>, buffer_size: usize) -> Result<Inspection, Str
                 Ok(Line::Metric(m)) => {
                     *r.metrics_by_type.entry(m.metric_type.code()).or_default() += 1;
                     r.samples += m.value_count as u64;
+                    *r.samples_by_type.entry(m.metric_type.code()).or_default() +=
+                        m.value_count as u64;
                     contexts.insert(Context::new(m.name, m.tags(), "").key);
                 }
                 Ok(Line::Event(_)) => r.events += 1,

@@ -220,6 +220,9 @@ pub struct SourceInfo {
     /// part ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_at: Option<u64>,
+    /// For a file source: how far it was read and what the reader skipped, with reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<crate::source::ReadSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -32,24 +32,46 @@ fn real_client_pcaps_have_zero_loss_with_the_flag_on_and_match_inspect() {
         // Per type, the check counts what inspect counts: values per metric type, events, checks.
         assert_eq!(by_type["event"]["sent"], inspect["events"]);
         assert_eq!(by_type["service_check"]["sent"], inspect["service_checks"]);
-        let metric_samples: u64 = [
-            "count",
-            "gauge",
-            "histogram",
-            "timing",
-            "distribution",
-            "set",
-        ]
-        .iter()
-        .map(|t| by_type[t]["sent"].as_u64().unwrap())
-        .sum();
-        assert_eq!(metric_samples, inspect["samples"].as_u64().unwrap());
+        for (name, code) in [
+            ("count", "c"),
+            ("gauge", "g"),
+            ("histogram", "h"),
+            ("timing", "ms"),
+            ("distribution", "d"),
+            ("set", "s"),
+        ] {
+            assert_eq!(
+                by_type[name]["sent"], inspect["samples_by_type"][code],
+                "{file}: {name}"
+            );
+            assert_eq!(by_type[name]["flushed"], by_type[name]["sent"], "{file}");
+        }
         assert_eq!(
             by_type["set"]["flushed"].as_u64().unwrap(),
             inspect["metrics_by_type"]["s"].as_u64().unwrap()
         );
         assert_eq!(report["source"]["kind"], "pcap");
         assert_eq!(report["source"]["packets"], inspect["datagrams"]);
+    }
+}
+
+#[test]
+fn real_client_pcaps_read_back_exactly() {
+    // Counted independently by a plain walk of the pcap records (Ethernet, IPv4, UDP to 8125).
+    for (file, datagrams, bytes) in [
+        ("python-client.pcap", 738, 45_542),
+        ("node-client.pcap", 239, 273_579),
+    ] {
+        let (code, inspect) = json_report(
+            lastbucket()
+                .arg("inspect")
+                .arg(fixture(file))
+                .args(["--format", "json"]),
+        );
+        assert_eq!(code, 0);
+        assert_eq!(inspect["datagrams"], datagrams, "{file}");
+        assert_eq!(inspect["bytes"], bytes, "{file}");
+        assert_eq!(inspect["read"]["skipped_non_udp"], 0, "{file}");
     }
 }
 
@@ -91,10 +113,49 @@ fn truncated_capture_is_an_input_error_naming_the_offset() {
         "--quiet",
     ]));
     assert!(code == 0 || code == 4, "exit {code}");
-    assert!(
-        report["source"]["truncated_at"].as_u64().is_some(),
-        "{report}"
-    );
+    let at = report["source"]["truncated_at"]
+        .as_u64()
+        .expect("truncated_at");
+    assert_eq!(report["source"]["read"]["truncated_at"], at);
+    // inspect says it too, in both renderings.
+    let (code, inspect) = json_report(lastbucket().arg("inspect").arg(&cut).args([
+        "--allow-truncated",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 0);
+    assert_eq!(inspect["read"]["truncated_at"], at);
+    lastbucket()
+        .arg("inspect")
+        .arg(&cut)
+        .arg("--allow-truncated")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("up to byte {at}")));
+}
+
+#[test]
+fn a_cut_or_damaged_capture_header_is_detected_and_named() {
+    // No --input-format: detection must still hand these to the capture reader.
+    let dir = tempfile::tempdir().unwrap();
+    let header = std::fs::read(fixture("capture-v3.dog")).unwrap()[..8].to_vec();
+    let mut damaged = header.clone();
+    damaged[5] = 0;
+    for (name, bytes, says) in [
+        ("cut.dog", &header[..5], "header at byte offset 5"),
+        ("damaged.dog", &damaged[..], "not a Datadog capture header"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for cmd in ["check", "inspect"] {
+            lastbucket()
+                .arg(cmd)
+                .arg(&path)
+                .assert()
+                .code(3)
+                .stderr(predicate::str::contains(name).and(predicate::str::contains(says)));
+        }
+    }
 }
 
 #[test]
@@ -135,4 +196,39 @@ fn jsonl_source_with_hand_made_datagrams() {
     let on = &report["scenarios"][1];
     assert_eq!(on["counts"]["lost"], 0);
     assert_eq!(on["counts"]["flushed"], 3);
+}
+
+#[test]
+fn datagrams_as_long_as_the_read_buffer_and_longer_lose_nothing_with_the_flag_on() {
+    // A datagram that fills the 8192-byte read buffer exactly, and one the listener truncates,
+    // between ordinary ones: the assembler must hand on every packet before and after them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.txt");
+    let long = |len: usize| {
+        let head = "long.metric:1|c|#pad:";
+        format!("{head}{}", "x".repeat(len - head.len()))
+    };
+    let mut text = "short.metric:1|c\n".repeat(40);
+    text += &format!("{}\n{}\n", long(8192), long(9000));
+    text += &"after.metric:2|c\n".repeat(10);
+    std::fs::write(&path, text).unwrap();
+    for transport in [None, Some("udp")] {
+        let mut cmd = lastbucket();
+        cmd.arg("check").arg(&path).args([
+            "--flush-incomplete-buckets",
+            "on",
+            "--export-json",
+            "-",
+            "--quiet",
+        ]);
+        if let Some(t) = transport {
+            cmd.args(["--transport", t]);
+        }
+        let (code, report) = json_report(&mut cmd);
+        assert_eq!(code, 0, "{transport:?}: {report}");
+        let c = &report["scenarios"][0]["counts"];
+        assert_eq!(c["sent"], 52, "{transport:?}");
+        assert_eq!(c["flushed"], 52, "{transport:?}: {report}");
+        common::assert_identity(&report["scenarios"][0]);
+    }
 }

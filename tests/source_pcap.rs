@@ -235,6 +235,40 @@ fn port_filter_and_other_traffic_are_counted() {
     assert_eq!(stats.skipped_other_port, 1);
     assert_eq!(stats.skipped_malformed, 1);
     assert_eq!(stats.records_read, 5);
+
+    // What was skipped reaches the user: inspect (text and JSON) and the check report.
+    let bin = || assert_cmd::Command::cargo_bin("lastbucket").unwrap();
+    let out = bin()
+        .args(["inspect", "--format", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inspect["read"]["skipped_non_udp"], 2);
+    assert_eq!(inspect["read"]["skipped_other_port"], 1);
+    assert_eq!(inspect["read"]["skipped_malformed"], 1);
+    let skipped = "skipped packets: 2 not UDP, 1 UDP to another port, 1 malformed headers";
+    bin()
+        .arg("inspect")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(skipped));
+    let out = bin()
+        .arg("check")
+        .arg(&p)
+        .args(["--export-json", "-", "--quiet"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["source"]["read"]["skipped_non_udp"], 2, "{report}");
+    assert_eq!(report["source"]["read"]["records_read"], 5);
+    bin()
+        .arg("check")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(skipped));
 }
 
 #[test]

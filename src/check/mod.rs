@@ -94,6 +94,7 @@ pub fn survey(
         lines,
         samples,
         truncated_at: None,
+        read: None,
     };
     Ok((shape, info))
 }

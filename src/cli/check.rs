@@ -51,7 +51,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let mut progress = Progress::new(exports, "check", args.quiet);
     let report = match run_check(&plan, &source, &mut progress) {
         Ok(mut r) => {
-            r.source.truncated_at = source.read_stats().and_then(|s| s.truncated_at);
+            source.annotate(&mut r.source);
             r
         }
         Err(CheckError::Input(e)) => {

@@ -1,8 +1,10 @@
 //! `lastbucket inspect SOURCE`.
 
-use super::source_args::{SourceArgs, SourceSpec};
+use super::source_args::SourceArgs;
 use crate::check::StreamOpener;
+use crate::output::stdout::print;
 use clap::Args;
+use std::fmt::Write;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -40,23 +42,28 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             return Ok(crate::exit::INPUT);
         }
     };
-    let capture = match &spec {
-        SourceSpec::File { .. } => spec.read_stats().and_then(|s| s.capture),
-        SourceSpec::Generated(_) => None,
-    };
+    let stats = spec.read_stats();
+    let capture = stats.as_ref().and_then(|s| s.capture.clone());
+    let read = stats.map(|s| s.summary());
     if args.format == "json" {
         let mut v = serde_json::to_value(&inspection)?;
-        if let (Some(c), Some(obj)) = (&capture, v.as_object_mut()) {
-            obj.insert("capture".into(), capture_json(c));
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(c) = &capture {
+                obj.insert("capture".into(), capture_json(c));
+            }
+            if let Some(r) = &read {
+                obj.insert("read".into(), serde_json::to_value(r)?);
+            }
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print(&format!("{}\n", serde_json::to_string_pretty(&v)?));
     } else {
-        print!(
-            "{}",
-            crate::inspect::render(&inspection, &spec.description())
-        );
+        let mut text = crate::inspect::render(&inspection, &spec.description());
+        for note in read.iter().flat_map(|r| r.notes()) {
+            let _ = writeln!(text, "note            {note}");
+        }
         if let Some(c) = &capture {
-            println!(
+            let _ = writeln!(
+                text,
                 "capture         version {}{}, tagger state {} bytes",
                 c.version,
                 if c.compressed { " (zstd)" } else { "" },
@@ -64,13 +71,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             );
             if let Some(state) = &c.tagger_state {
                 for (entity, e) in &state.state {
-                    println!("  entity        {entity}: {e:?}");
+                    let _ = writeln!(text, "  entity        {entity}: {e:?}");
                 }
                 for (pid, entity) in &state.pid_map {
-                    println!("  pid           {pid} -> {entity}");
+                    let _ = writeln!(text, "  pid           {pid} -> {entity}");
                 }
             }
         }
+        print(&text);
     }
     Ok(crate::exit::SUCCESS)
 }

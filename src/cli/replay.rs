@@ -97,6 +97,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
                     stats.last_error.as_deref().unwrap_or("?")
                 );
             }
+            for note in source.read_stats().iter().flat_map(|r| r.summary().notes()) {
+                eprintln!("source: {note}");
+            }
             if stats.interrupted {
                 eprintln!("interrupted after {} complete passes", stats.loops);
             }

@@ -82,7 +82,7 @@ pub fn finish(report: &Report, progress: Progress, body: Option<String>) -> i32 
     if progress.exports.uses_stdout() {
         eprintln!("{text}");
     } else {
-        println!("{text}");
+        crate::output::stdout::print(&format!("{text}\n"));
     }
     let result = match progress.error {
         Some(e) => Err(e),

@@ -94,7 +94,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
     };
     let mut progress = Progress::new(exports, "sweep", args.quiet);
     let report = match run_check(&plan, &source, &mut progress) {
-        Ok(r) => r,
+        Ok(mut r) => {
+            source.annotate(&mut r.source);
+            r
+        }
         Err(CheckError::Input(e)) => {
             progress.bar.finish_and_clear();
             eprintln!("Error: {e}");

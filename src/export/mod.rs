@@ -10,7 +10,6 @@ mod junit;
 mod markdown;
 
 use crate::report::Report;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// One export format.
@@ -120,9 +119,7 @@ impl ExportManager {
                 }
                 ExportTarget::Stdout if include_stdout => {
                     let bytes = format.exporter().serialize(report)?;
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&bytes)
-                        .and_then(|_| out.flush())
+                    crate::output::stdout::write(&bytes)
                         .map_err(|e| io_error(*format, &PathBuf::from("-"), e))?;
                 }
                 ExportTarget::Stdout => {}

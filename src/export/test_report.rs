@@ -58,6 +58,7 @@ pub fn report() -> Report {
             lines: 40,
             samples: 100,
             truncated_at: None,
+            read: None,
         },
         scenarios: vec![
             scenario(false, 7, Verdict::Pass),

@@ -3,4 +3,5 @@
 
 pub mod color;
 pub mod progress;
+pub mod stdout;
 pub mod terminal;

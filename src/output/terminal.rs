@@ -41,17 +41,17 @@ pub fn render(report: &Report) -> String {
     let src = &report.source;
     let _ = writeln!(
         o,
-        "{} {} ({}): {} packets, {} lines, {} samples{}",
+        "{} {} ({}): {} packets, {} lines, {} samples",
         "Source".bold(),
         src.description,
         src.kind,
         src.packets,
         src.lines,
         src.samples,
-        src.truncated_at
-            .map(|b| format!(", truncated: read up to byte {b}"))
-            .unwrap_or_default()
     );
+    for note in src.read.iter().flat_map(|r| r.notes()) {
+        let _ = writeln!(o, "  {}", note.yellow());
+    }
     o.push('\n');
     let header = [
         "scenario",

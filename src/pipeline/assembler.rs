@@ -1,6 +1,8 @@
 //! The packet assembler of the UDP listener: packs several datagrams, newline-joined, into one
 //! packet of at most `buffer_size` bytes. A packet leaves when the next datagram would not fit
-//! or when the flush ticker fires (`dogstatsd_packet_buffer_flush_timeout`).
+//! or when the flush ticker fires (`dogstatsd_packet_buffer_flush_timeout`). As in the
+//! reference (`packets/assembler.go`), a full packet waits for the next datagram or the ticker
+//! like any other: only a datagram that does not fit pushes it out.
 
 use super::packet::{DatagramId, Packet};
 
@@ -26,11 +28,6 @@ impl PacketAssembler {
             out = self.flush();
         }
         self.current.push(datagram, ts_ns, payload);
-        if self.current.buf.len() >= self.buffer_size {
-            // A full packet leaves at once: nothing more can be packed into it.
-            debug_assert!(out.is_none());
-            out = self.flush();
-        }
         out
     }
 
@@ -66,10 +63,14 @@ mod tests {
     }
 
     #[test]
-    fn a_datagram_filling_the_buffer_leaves_at_once() {
+    fn a_full_packet_leaves_with_the_next_datagram_none_is_lost() {
         let mut a = PacketAssembler::new(4);
-        let p = a.add(0, 1, b"abcd").unwrap();
-        assert_eq!(p.buf, b"abcd");
-        assert_eq!(a.datagrams_held(), 0);
+        assert!(a.add(0, 1, b"ab").is_none());
+        // Does not fit beside "ab": "ab" leaves; "abcd" fills the buffer but stays.
+        assert_eq!(a.add(1, 1, b"abcd").unwrap().buf, b"ab");
+        assert_eq!(a.datagrams_held(), 1);
+        let p = a.add(2, 1, b"x").unwrap();
+        assert_eq!((p.buf.as_slice(), p.segments.len()), (&b"abcd"[..], 1));
+        assert_eq!(a.flush().unwrap().buf, b"x");
     }
 }

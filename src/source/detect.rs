@@ -99,17 +99,27 @@ pub fn is_zstd(bytes: &[u8]) -> bool {
 ///
 /// zstd-compressed data is taken for a capture file (the only compressed format lastbucket
 /// reads); the capture reader confirms it by checking the decompressed header and fails with a
-/// clear error when it is not one. Anything not recognised is text.
+/// clear error when it is not one. A file that starts with the capture magic but has a damaged
+/// or cut header, or that is too short to hold any magic but starts like one, goes to that
+/// format's reader too, so the user gets its error with the offset rather than a text reading
+/// of binary bytes. Anything not recognised is text.
 pub fn detect(first_bytes: &[u8]) -> InputFormat {
-    if is_capture_header(first_bytes) || is_zstd(first_bytes) {
+    if first_bytes.starts_with(&CAPTURE_MAGIC) || is_zstd(first_bytes) {
         return InputFormat::Capture;
     }
-    if first_bytes.len() >= 4 {
-        let magic = &first_bytes[..4];
+    if let Some(magic) = first_bytes.get(..4) {
         if magic == PCAPNG_MAGIC {
             return InputFormat::Pcapng;
         }
         if PCAP_MAGICS.iter().any(|m| m == magic) {
+            return InputFormat::Pcap;
+        }
+    } else if !first_bytes.is_empty() {
+        let cut_from = |magic: &[u8]| magic.starts_with(first_bytes);
+        if cut_from(&CAPTURE_MAGIC) || cut_from(&ZSTD_MAGIC) {
+            return InputFormat::Capture;
+        }
+        if PCAP_MAGICS.iter().any(|m| cut_from(m)) {
             return InputFormat::Pcap;
         }
     }
@@ -145,11 +155,17 @@ mod tests {
             detect(&[0x28, 0xB5, 0x2F, 0xFD, 0x04, 0x00]),
             InputFormat::Capture
         );
-        // Wrong version nibble: not a capture header.
-        assert_ne!(
+        // Damaged or cut headers go to the capture reader, which names the offset.
+        assert_eq!(
             detect(&[0xD4, 0x74, 0xD0, 0x60, 0x03, 0xFF, 0x00, 0x00]),
             InputFormat::Capture
         );
+        assert_eq!(
+            detect(&[0xD4, 0x74, 0xD0, 0x60, 0xF3]),
+            InputFormat::Capture
+        );
+        assert_eq!(detect(&[0xD4, 0x74]), InputFormat::Capture);
+        assert_eq!(detect(&[0x28, 0xB5]), InputFormat::Capture);
     }
 
     #[test]
@@ -171,6 +187,7 @@ mod tests {
         assert_eq!(detect(b"  \n\t{\"ts_ns\":1}"), InputFormat::Jsonl);
         assert_eq!(detect(b"page.views:1|c\n"), InputFormat::Text);
         assert_eq!(detect(b""), InputFormat::Text);
-        assert_eq!(detect(b"\xD4"), InputFormat::Text);
+        assert_eq!(detect(b"\xA1\xB2"), InputFormat::Pcap);
+        assert_eq!(detect(b"a"), InputFormat::Text);
     }
 }

@@ -48,6 +48,89 @@ pub struct ReadStats {
     pub capture: Option<CaptureInfo>,
 }
 
+impl ReadStats {
+    /// What a report says about this read: where a truncated file ended and what was skipped.
+    pub fn summary(&self) -> ReadSummary {
+        ReadSummary {
+            bytes_read: self.bytes_read,
+            records_read: self.records_read,
+            truncated_at: self.truncated_at,
+            skipped_non_udp: self.skipped_non_udp,
+            skipped_other_port: self.skipped_other_port,
+            skipped_malformed: self.skipped_malformed,
+            skipped_blocks: self.skipped_blocks,
+            snaplen_cut: self.snaplen_cut,
+            fragments: self.fragments,
+            reassembled: self.reassembled,
+            fragments_dropped: self.fragments_dropped,
+        }
+    }
+}
+
+/// The part of [`ReadStats`] a report shows, so nothing a reader skipped vanishes silently:
+/// every packet or record not handed on is counted here with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReadSummary {
+    /// Offset just past the last complete record / packet / line.
+    pub bytes_read: u64,
+    /// Records, packets or blocks, or non-blank lines read.
+    pub records_read: u64,
+    /// For a truncated file read with `--allow-truncated`: where the readable part ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_at: Option<u64>,
+    /// Packets without a UDP payload (TCP, ICMP, ARP, …).
+    pub skipped_non_udp: u64,
+    /// UDP packets to another port than `--port`.
+    pub skipped_other_port: u64,
+    /// Packets whose headers could not be parsed.
+    pub skipped_malformed: u64,
+    /// pcapng blocks that hold no packet.
+    pub skipped_blocks: u64,
+    /// Packets cut by the capture's snap length (kept out with `--allow-truncated`).
+    pub snaplen_cut: u64,
+    /// IP fragments seen.
+    pub fragments: u64,
+    /// Datagrams rebuilt from fragments.
+    pub reassembled: u64,
+    /// Fragments that never completed a datagram.
+    pub fragments_dropped: u64,
+}
+
+impl ReadSummary {
+    /// One line per fact worth telling a user; empty for a clean, complete read.
+    /// (pcapng blocks without packets are normal and not mentioned.)
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(at) = self.truncated_at {
+            notes.push(format!(
+                "truncated: read {} records, up to byte {at}; the rest was cut off",
+                self.records_read
+            ));
+        }
+        let skipped: Vec<String> = [
+            (self.skipped_non_udp, "not UDP"),
+            (self.skipped_other_port, "UDP to another port"),
+            (self.skipped_malformed, "malformed headers"),
+            (self.snaplen_cut, "cut by the snap length"),
+            (self.fragments_dropped, "incomplete IP fragments"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+        if !skipped.is_empty() {
+            notes.push(format!("skipped packets: {}", skipped.join(", ")));
+        }
+        if self.reassembled > 0 {
+            notes.push(format!(
+                "IP fragments: {} seen, {} datagrams reassembled from them",
+                self.fragments, self.reassembled
+            ));
+        }
+        notes
+    }
+}
+
 /// What a capture file says about itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaptureInfo {
