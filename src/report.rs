@@ -46,8 +46,13 @@ impl Stage {
 /// What a scenario is expected to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Expectation {
+    /// No loss of what entered the pipeline (socket loss is reported, not held against it).
     #[serde(rename = "zero-loss")]
     ZeroLoss,
+    /// No loss at any stage, the socket included: for a transport check whose load the
+    /// receiver must keep up with.
+    #[serde(rename = "strict")]
+    Strict,
     #[serde(rename = "loss")]
     Loss,
     #[serde(rename = "any")]
@@ -58,6 +63,7 @@ impl Expectation {
     pub fn name(self) -> &'static str {
         match self {
             Expectation::ZeroLoss => "zero-loss",
+            Expectation::Strict => "strict",
             Expectation::Loss => "loss",
             Expectation::Any => "any",
         }
@@ -69,10 +75,11 @@ impl std::str::FromStr for Expectation {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "zero-loss" => Ok(Expectation::ZeroLoss),
+            "strict" => Ok(Expectation::Strict),
             "loss" => Ok(Expectation::Loss),
             "any" => Ok(Expectation::Any),
             o => Err(format!(
-                "invalid expectation '{o}' (expected zero-loss, loss or any)"
+                "invalid expectation '{o}' (expected zero-loss, strict, loss or any)"
             )),
         }
     }
@@ -104,6 +111,8 @@ pub struct TypeCounts {
     pub rejected: u64,
     pub flushed: u64,
     pub lost: u64,
+    /// The loss of this type split by stage (stages without loss left out).
+    pub lost_by_stage: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -120,6 +129,9 @@ pub struct Counts {
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     /// Zero points of live counters (the reference zero-fills them; not surplus).
     pub zero_fill_points: u64,
+    /// Well-formed samples that entered the pipeline (not lost at the socket): what the
+    /// verdict is about. None at all makes the run vacuous, whatever became of the rest.
+    pub compared: u64,
 }
 
 impl Counts {
@@ -128,10 +140,10 @@ impl Counts {
         let by_stage: u64 = self.lost_by_stage.values().sum();
         self.sent == self.rejected + self.flushed + self.lost
             && self.lost == by_stage
-            && self
-                .by_type
-                .values()
-                .all(|t| t.sent == t.rejected + t.flushed + t.lost)
+            && self.by_type.values().all(|t| {
+                t.sent == t.rejected + t.flushed + t.lost
+                    && t.lost == t.lost_by_stage.values().sum::<u64>()
+            })
             && self.by_type.values().map(|t| t.sent).sum::<u64>() == self.sent
     }
 }

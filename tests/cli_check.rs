@@ -190,4 +190,69 @@ fn usage_errors_exit_2() {
         .args(["check", "--expect", "maybe"])
         .assert()
         .code(2);
+    // Moments the stream cannot have, and a matrix given twice.
+    lastbucket()
+        .args(["check", "--stop", "packets:999999"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("only 3535 packets"));
+    lastbucket()
+        .args(["check", "--stop", "phase:11s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("10 s bucket"));
+    lastbucket()
+        .args(["check", "--legacy", "--flush-incomplete-buckets", "on"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_config_file_in_the_agent_key_names_sets_sizes_and_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "dogstatsd_flush_incomplete_buckets = true
+         dogstatsd_packet_buffer_flush_timeout = \"1s\"
+         dogstatsd_packet_buffer_size = 4
+",
+    )
+    .unwrap();
+    let (code, report) = json_report(
+        lastbucket()
+            .args(["check", "--quiet", "--export-json", "-", "--config"])
+            .arg(&config),
+    );
+    assert_eq!(code, 0);
+    // The file's flag replaces the default matrix of both settings.
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 1);
+    assert_eq!(scenarios[0]["settings"]["flush_incomplete_buckets"], true);
+    // The default stream sends 100 datagrams/s: with the default 100 ms timeout every tick
+    // hands on a packet (354 in all); with 1 s, packets leave only when 8192 bytes are full.
+    let counters = &scenarios[0]["stage_counters"];
+    let packets = counters["assembler"]["packets_out"].as_u64().unwrap();
+    assert!(packets < 200, "{packets} packets");
+    // Batches of 4 packets instead of 32.
+    let batches = counters["packets_buffer"]["batches_out"].as_u64().unwrap();
+    assert!(
+        batches >= packets / 4,
+        "{batches} batches of {packets} packets"
+    );
+    // The command line wins over the file.
+    let (_, report) = json_report(
+        lastbucket()
+            .args([
+                "check",
+                "--quiet",
+                "--export-json",
+                "-",
+                "--flush-incomplete-buckets",
+                "both",
+                "--config",
+            ])
+            .arg(&config),
+    );
+    assert_eq!(report["scenarios"].as_array().unwrap().len(), 2);
 }

@@ -80,6 +80,24 @@ fn every_export_agrees_with_the_terminal_report() {
             .collect();
         assert_eq!(numbers, expect, "{name}");
         assert!(row.ends_with(&s["verdict"].as_str().unwrap().to_uppercase()));
+        // The stage-counter row of the scenario: datagrams read, then packets, batches, the
+        // queue's drop, lines parsed — the pipeline's own counters, as in the JSON.
+        let stages = terminal
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no stage row for {name}:\n{terminal}"));
+        let numbers: Vec<u64> = stages[name.len()..]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let k = &s["stage_counters"];
+        assert_eq!(numbers[0], k["listener"]["datagrams"].as_u64().unwrap());
+        assert_eq!(
+            numbers[3],
+            k["queue"]["datagrams_dropped"].as_u64().unwrap()
+        );
+        assert_eq!(numbers[4], k["workers"]["lines"].as_u64().unwrap());
     }
 
     let mut csv = csv::Reader::from_path(p("r.csv")).unwrap();

@@ -167,6 +167,20 @@ fn empty_source_is_vacuous() {
     let rejected = dir.path().join("bad.txt");
     std::fs::write(&rejected, "not a metric\nneither:this\n").unwrap();
     lastbucket().arg("check").arg(&rejected).assert().code(4);
+    // Malformed lines still queued at a flag-off stop are lost, not rejected: still nothing
+    // was compared, and every scenario says so.
+    let (code, report) = json_report(lastbucket().arg("check").arg(&rejected).args([
+        "--flush-incomplete-buckets",
+        "off",
+        "--export-json",
+        "-",
+        "--quiet",
+    ]));
+    assert_eq!(code, 4);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["verdict"], "vacuous");
+    assert_eq!(s["counts"]["compared"], 0);
+    common::assert_identity(s);
 }
 
 #[test]

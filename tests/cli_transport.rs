@@ -67,6 +67,31 @@ fn udp_overrun_reports_kernel_drops_under_socket() {
     assert_eq!(s["counts"]["lost"], s["counts"]["lost_by_stage"]["socket"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(s["verdict"], "pass");
+
+    // `--expect strict` holds the socket stage against the run too.
+    let (code, report) = json_report(lastbucket().args([
+        "check",
+        "gen:seed=5,duration=12,packet_rate=2000",
+        "--transport",
+        "udp",
+        "--speed",
+        "0",
+        "--so-rcvbuf",
+        "2048",
+        "--flush-incomplete-buckets",
+        "on",
+        "--expect",
+        "strict",
+        "--export-json",
+        "-",
+    ]));
+    let s = &report["scenarios"][0];
+    assert_eq!(s["expectation"], "strict");
+    if n(&s["counts"]["lost_by_stage"]["socket"]) > 0 {
+        assert_eq!((code, s["verdict"].as_str()), (1, Some("fail")), "{report}");
+    } else {
+        assert_eq!(code, 0, "{report}");
+    }
 }
 
 #[test]
@@ -104,4 +129,10 @@ fn transport_options_need_a_transport() {
         .args(["check", "--transport", "udp", "--speed", "-1"])
         .assert()
         .code(2);
+    // The transport decides the listener kind: a different one is a contradiction.
+    lastbucket()
+        .args(["check", "--transport", "unixgram", "--listener", "udp"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--listener"));
 }

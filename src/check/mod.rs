@@ -57,6 +57,9 @@ pub enum CheckError {
     /// The socket of a transport check could not be set up or used.
     #[error("{0}")]
     Transport(String),
+    /// A stop moment the stream cannot have (a usage error).
+    #[error(transparent)]
+    Moment(#[from] moment::MomentError),
     #[error("cannot write flushed output {path}: {source}")]
     FlushedOut {
         path: PathBuf,
@@ -131,11 +134,15 @@ pub fn run_check(
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     let (shape, source) = survey(opener, &plan.config)?;
-    let stops: Vec<ResolvedStop> = plan
-        .moments
-        .iter()
-        .flat_map(|m| moment::resolve(m, &shape, plan.config.bucket_seconds, plan.seed))
-        .collect();
+    let mut stops: Vec<ResolvedStop> = Vec::new();
+    for m in &plan.moments {
+        stops.extend(moment::resolve(
+            m,
+            &shape,
+            plan.config.bucket_seconds,
+            plan.seed,
+        )?);
+    }
     observer.planned(stops.len() * plan.settings.len());
     let mut report = Report {
         schema_version: SCHEMA_VERSION,

@@ -122,7 +122,36 @@ pub struct ResolvedStop {
 }
 
 /// Places a moment on the stream. `bucket_seconds` sizes the phase; `seed` fixes random moments.
+/// A moment the stream cannot have (a packet count past its end, a phase past the bucket) is
+/// an error rather than a scenario named for what it did not do.
 pub fn resolve(
+    moment: &StopMoment,
+    shape: &StreamShape,
+    bucket_seconds: i64,
+    seed: u64,
+) -> Result<Vec<ResolvedStop>, MomentError> {
+    let err = |why: String| MomentError {
+        input: moment.to_string(),
+        why,
+    };
+    match moment {
+        StopMoment::Packets(n) if *n > shape.datagrams => {
+            return Err(err(format!(
+                "the stream has only {} packets (use end to stop after the last)",
+                shape.datagrams
+            )))
+        }
+        StopMoment::Phase(Phase::Seconds(s)) if *s >= bucket_seconds as f64 => {
+            return Err(err(format!(
+                "a phase is an offset into a {bucket_seconds} s bucket"
+            )))
+        }
+        _ => {}
+    }
+    Ok(place(moment, shape, bucket_seconds, seed))
+}
+
+fn place(
     moment: &StopMoment,
     shape: &StreamShape,
     bucket_seconds: i64,
@@ -184,10 +213,11 @@ pub fn resolve(
                 .into_iter()
                 .enumerate()
                 .map(|(i, ns)| ResolvedStop {
+                    // Whole milliseconds, cut as the report's stream_time_s is.
                     spec: format!(
                         "random#{}(t:{:.3}s)",
                         i + 1,
-                        (ns - shape.first_ns) as f64 / NANOS_PER_SEC as f64
+                        ((ns - shape.first_ns) / 1_000_000) as f64 / 1000.0
                     ),
                     point: at(ns),
                 })
@@ -248,10 +278,24 @@ mod tests {
             first_ns: 1_700_000_000 * s,
             last_ns: 1_700_000_047 * s + s / 2,
         };
-        let r = resolve(&StopMoment::Phase(Phase::Seconds(7.5)), &shape, 10, 0);
+        let r = resolve(&StopMoment::Phase(Phase::Seconds(7.5)), &shape, 10, 0).unwrap();
         assert_eq!(r[0].point.at_ns, Some(1_700_000_047 * s + s / 2));
-        let r = resolve(&StopMoment::Phase(Phase::Percent(20.0)), &shape, 10, 0);
+        let r = resolve(&StopMoment::Phase(Phase::Percent(20.0)), &shape, 10, 0).unwrap();
         assert_eq!(r[0].point.at_ns, Some(1_700_000_042 * s));
+        let e = resolve(&StopMoment::Phase(Phase::Seconds(10.0)), &shape, 10, 0).unwrap_err();
+        assert!(e.to_string().contains("10 s bucket"), "{e}");
+    }
+
+    #[test]
+    fn packets_past_the_end_are_refused() {
+        let shape = StreamShape {
+            datagrams: 10,
+            first_ns: 0,
+            last_ns: 1,
+        };
+        assert!(resolve(&StopMoment::Packets(10), &shape, 10, 0).is_ok());
+        let e = resolve(&StopMoment::Packets(11), &shape, 10, 0).unwrap_err();
+        assert!(e.to_string().contains("only 10 packets"), "{e}");
     }
 
     #[test]
@@ -261,13 +305,13 @@ mod tests {
             first_ns: 1_000,
             last_ns: 9_000_000_000,
         };
-        let a = resolve(&StopMoment::Random(5), &shape, 10, 7);
-        let b = resolve(&StopMoment::Random(5), &shape, 10, 7);
+        let a = resolve(&StopMoment::Random(5), &shape, 10, 7).unwrap();
+        let b = resolve(&StopMoment::Random(5), &shape, 10, 7).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 5);
         assert!(a
             .iter()
             .all(|r| r.point.at_ns.unwrap() >= 1_000 && r.point.at_ns.unwrap() <= 9_000_000_000));
-        assert_ne!(a, resolve(&StopMoment::Random(5), &shape, 10, 8));
+        assert_ne!(a, resolve(&StopMoment::Random(5), &shape, 10, 8).unwrap());
     }
 }

@@ -1,6 +1,7 @@
 //! The settings matrix and pipeline settings shared by `check` and `sweep`, and the plan they
 //! become.
 
+use super::config_file::read_config_file;
 use super::UsageError;
 use crate::check::matrix::{self, Expectations, FlagChoice};
 use crate::check::moment::StopMoment;
@@ -13,9 +14,10 @@ use std::path::PathBuf;
 /// The settings matrix and the pipeline settings, shared by `check` and `sweep`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// `dogstatsd_flush_incomplete_buckets` settings to run.
-    #[arg(long, value_enum, default_value = "both")]
-    pub flush_incomplete_buckets: FlagChoice,
+    /// `dogstatsd_flush_incomplete_buckets` settings to run [default: both, or the setting of
+    /// the --config file when it has that key].
+    #[arg(long, value_enum)]
+    pub flush_incomplete_buckets: Option<FlagChoice>,
 
     /// auto: workers drain their queue on stop when the flag is on (current reference);
     /// never: the behaviour before that change.
@@ -23,10 +25,11 @@ pub struct RunArgs {
     pub batcher_drain: String,
 
     /// Run the three-way matrix: off, on with the old (never) drain, on.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["flush_incomplete_buckets", "batcher_drain"])]
     pub legacy: bool,
 
-    /// Expectation override: zero-loss|loss|any for every setting, or off=…, on=…, on-never=….
+    /// Expectation override: zero-loss|strict|loss|any for every setting, or off=…, on=…,
+    /// on-never=…. strict is zero-loss with the socket stage counted too (--transport).
     #[arg(long, value_name = "EXPECTATION")]
     pub expect: Vec<String>,
 
@@ -66,15 +69,20 @@ pub struct RunArgs {
     pub so_rcvbuf: Option<usize>,
 
     /// Listener kind of the embedded pipeline: udp packs datagrams into packets, unix does not.
-    #[arg(long, default_value = "udp", value_parser = ["udp", "unix"])]
+    /// (With --transport the transport decides.)
+    #[arg(long, default_value = "udp", value_parser = ["udp", "unix"], conflicts_with = "transport")]
     pub listener: String,
 }
 
 impl RunArgs {
-    fn pipeline_config(&self) -> Result<PipelineConfig, UsageError> {
-        let mut config = match &self.config {
-            Some(path) => load_config(path)?,
-            None => PipelineConfig::default(),
+    /// The pipeline settings, and the flag setting the config file asks for, if any.
+    fn pipeline_config(&self) -> Result<(PipelineConfig, Option<bool>), UsageError> {
+        let (mut config, file_flag) = match &self.config {
+            Some(path) => {
+                let file = read_config_file(path)?;
+                (file.pipeline, file.flush_incomplete_buckets)
+            }
+            None => (PipelineConfig::default(), None),
         };
         if let Some(w) = self.workers {
             config.workers = w;
@@ -86,7 +94,7 @@ impl RunArgs {
             config.queue_latency_ms = l;
         }
         config.validate().map_err(|e| UsageError(e.to_string()))?;
-        Ok(config)
+        Ok((config, file_flag))
     }
 
     fn transport_options(&self) -> Result<Option<TransportOptions>, UsageError> {
@@ -110,15 +118,21 @@ impl RunArgs {
         flushed_out: Option<std::path::PathBuf>,
     ) -> Result<CheckPlan, UsageError> {
         let drain: BatcherDrain = self.batcher_drain.parse().map_err(UsageError)?;
+        let (config, file_flag) = self.pipeline_config()?;
+        let flag = self.flush_incomplete_buckets.unwrap_or(match file_flag {
+            Some(true) => FlagChoice::On,
+            Some(false) => FlagChoice::Off,
+            None => FlagChoice::Both,
+        });
         Ok(CheckPlan {
-            config: self.pipeline_config()?,
+            config,
             listener: if self.listener == "unix" {
                 ListenerKind::Unix
             } else {
                 ListenerKind::Udp
             },
             moments,
-            settings: matrix::settings(self.flush_incomplete_buckets, drain, self.legacy),
+            settings: matrix::settings(flag, drain, self.legacy),
             expectations: Expectations::parse(&self.expect).map_err(UsageError)?,
             seed: self.seed,
             flushed_out,
@@ -127,14 +141,4 @@ impl RunArgs {
     }
 }
 
-/// Reads a pipeline settings file, TOML or JSON by its first non-blank byte.
-pub fn load_config(path: &std::path::Path) -> Result<PipelineConfig, UsageError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-    let parsed = if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
-    } else {
-        toml::from_str(&text).map_err(|e| e.to_string())
-    };
-    parsed.map_err(|e| UsageError(format!("invalid pipeline config {}: {e}", path.display())))
-}
+pub use super::config_file::load_config;

@@ -115,8 +115,76 @@ pub fn render(report: &Report) -> String {
             .collect();
         let _ = writeln!(o, "{}", cells.join("  ").trim_end());
     }
+    o.push('\n');
+    o.push_str(&stage_table(report));
     for s in &report.scenarios {
         details(&mut o, s);
+    }
+    o
+}
+
+/// The pipeline's own stage counters, one row per scenario, in the order a datagram meets the
+/// stages: what each stage received and handed on, and what the queue dropped at the stop.
+fn stage_table(report: &Report) -> String {
+    const COLUMNS: [(&str, &[&str]); 9] = [
+        ("datagrams", &["/listener/datagrams"]),
+        ("packets", &["/packets_buffer/packets_in"]),
+        ("batches", &["/queue/batches_in"]),
+        ("queue dropped", &["/queue/datagrams_dropped"]),
+        ("lines parsed", &["/workers/lines"]),
+        ("metric samples", &["/workers/samples"]),
+        ("rejected", &["/workers/rejected_lines"]),
+        (
+            "to samplers",
+            &["/samplers/samples_in", "/no_aggregation/samples_in"],
+        ),
+        (
+            "flushed points",
+            &["/flush/series_points", "/flush/sketch_points"],
+        ),
+    ];
+    let mut header = vec!["stage counters"];
+    header.extend(COLUMNS.iter().map(|(h, _)| *h));
+    let rows: Vec<Vec<String>> = report
+        .scenarios
+        .iter()
+        .map(|s| {
+            let mut row = vec![s.name.clone()];
+            row.extend(COLUMNS.iter().map(|(_, paths)| {
+                let sum: u64 = paths
+                    .iter()
+                    .filter_map(|p| s.stage_counters.pointer(p).and_then(|v| v.as_u64()))
+                    .sum();
+                sum.to_string()
+            }));
+            row
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match i {
+                0 => format!("{c:<w$}", w = widths[0]),
+                _ => format!("{c:>w$}", w = widths[i]),
+            })
+            .collect();
+        padded.join("  ")
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}",
+        line(header.iter().map(|h| h.to_string()).collect()).dimmed()
+    );
+    for r in rows {
+        let _ = writeln!(o, "{}", line(r).dimmed());
     }
     o
 }

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 /// Floats agree within this relative error.
 pub const REL_TOLERANCE: f64 = 1e-9;
 
+/// Relative accuracy of the flushed sketches' quantiles (DDSketch, 1 %), with a margin.
+const SKETCH_ACCURACY: f64 = 0.011;
+
 pub fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= REL_TOLERANCE * a.abs().max(b.abs())
 }
@@ -18,6 +21,9 @@ pub struct Actual {
     pub points: HashMap<PointKey, Folded>,
     pub sketches: HashMap<SketchKey, (SketchSummary, u32)>,
     pub items: HashMap<ItemKey, u64>,
+    /// Sketches that contradict themselves (avg ≠ sum ÷ count, a quantile outside
+    /// [min, max]): the summary compared with the ledger would not catch them.
+    pub inconsistent: Vec<String>,
 }
 
 impl Actual {
@@ -38,6 +44,19 @@ impl Actual {
                     }
                 }
                 FlushedItem::Sketch(k) => {
+                    let avg_ok = k.count > 0 && close(k.avg, k.sum / k.count as f64);
+                    // Quantiles are read from the sketch: within its 1 % relative accuracy of
+                    // the range [min, max].
+                    let quantiles_ok = k.quantiles.iter().all(|(_, v)| {
+                        let nearest = v.clamp(k.min, k.max);
+                        (v - nearest).abs() <= SKETCH_ACCURACY * nearest.abs()
+                    });
+                    if !(avg_ok && quantiles_ok) {
+                        a.inconsistent.push(format!(
+                            "sketch {} {:?} ts={}: count {} sum {} avg {} min {} max {} quantiles {:?} do not agree",
+                            k.metric, k.tags, k.ts, k.count, k.sum, k.avg, k.min, k.max, k.quantiles
+                        ));
+                    }
                     let key = SketchKey {
                         metric: k.metric.clone(),
                         tags: k.tags.clone(),
@@ -73,6 +92,7 @@ impl Actual {
                         host: ev.host.clone(),
                         tags: ev.tags.clone(),
                         status: 0,
+                        text: ev.text.clone(),
                     };
                     *a.items.entry(key).or_default() += 1;
                 }
@@ -84,6 +104,7 @@ impl Actual {
                         host: c.host.clone(),
                         tags: c.tags.clone(),
                         status: c.status,
+                        text: c.message.clone().unwrap_or_default(),
                     };
                     *a.items.entry(key).or_default() += 1;
                 }
@@ -128,6 +149,9 @@ pub fn compare(
     counter_metrics: &dyn Fn(&PointKey) -> bool,
 ) -> Comparison {
     let mut c = Comparison::default();
+    for what in &actual.inconsistent {
+        c.mismatch(what.clone());
+    }
     for (key, want) in &expected.points {
         match actual.points.get(key) {
             None => c.mismatch(format!(

@@ -63,6 +63,8 @@ pub enum EntryBody {
     /// An event: the identity it is matched on in the output (title, ts, host, tags).
     Event {
         title: String,
+        /// The text as the server unescapes it (`\\n` → newline).
+        text: String,
         ts: i64,
         host: String,
         tags: Vec<String>,
@@ -70,6 +72,8 @@ pub enum EntryBody {
     ServiceCheck {
         name: String,
         status: u8,
+        /// The `m:` message, empty without one.
+        message: String,
         ts: i64,
         host: String,
         tags: Vec<String>,
@@ -183,6 +187,7 @@ impl Ledger {
                         entry_type: EntryType::Event,
                         body: EntryBody::Event {
                             title: e.title.to_string(),
+                            text: protocol::unescape_event_text(e.text).into_owned(),
                             ts: e.timestamp.unwrap_or(arrival_s),
                             host: c.host,
                             tags: c.tags,
@@ -201,6 +206,7 @@ impl Ledger {
                         body: EntryBody::ServiceCheck {
                             name: s.name.to_string(),
                             status: s.status,
+                            message: s.message.unwrap_or_default().to_string(),
                             ts: s.timestamp.unwrap_or(arrival_s),
                             host: c.host,
                             tags: c.tags,

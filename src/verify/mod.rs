@@ -140,6 +140,10 @@ pub fn verify(
         let t = counts.by_type.entry(e.entry_type.name()).or_default();
         t.sent += 1;
         counts.sent += 1;
+        let well_formed = !matches!(e.body, EntryBody::Rejected { .. });
+        if well_formed && *fate != Fate::Lost(Stage::Socket) {
+            counts.compared += 1;
+        }
         match fate {
             Fate::Flushed => {
                 t.flushed += 1;
@@ -155,6 +159,7 @@ pub fn verify(
             }
             Fate::Lost(stage) => {
                 t.lost += 1;
+                *t.lost_by_stage.entry(stage.name()).or_default() += 1;
                 counts.lost += 1;
                 *counts.lost_by_stage.entry(stage.name()).or_default() += 1;
                 if *stage == Stage::OpenBucket {
@@ -304,8 +309,12 @@ pub fn verdict(
         .get(Stage::Socket.name())
         .copied()
         .unwrap_or(0);
-    if counts.sent == counts.rejected + socket {
-        reasons.push("nothing was compared: no sample reached the pipeline".into());
+    if counts.compared == 0 {
+        reasons.push(
+            "nothing was compared: no well-formed sample entered the pipeline (empty source, \
+             every line malformed, or everything lost at the socket)"
+                .into(),
+        );
         return (Verdict::Vacuous, reasons);
     }
     // Zero loss is about the samples that entered the pipeline (cli.md): what the kernel
@@ -317,17 +326,18 @@ pub fn verdict(
         ));
     }
     let ok = match expectation {
-        Expectation::ZeroLoss => {
-            if pipeline_lost > 0 {
+        Expectation::ZeroLoss | Expectation::Strict => {
+            let strict = expectation == Expectation::Strict;
+            let held = if strict { counts.lost } else { pipeline_lost };
+            if held > 0 {
                 let stages: Vec<String> = counts
                     .lost_by_stage
                     .iter()
-                    .filter(|(s, n)| **n > 0 && **s != Stage::Socket.name())
+                    .filter(|(s, n)| **n > 0 && (strict || **s != Stage::Socket.name()))
                     .map(|(s, n)| format!("{n} at {s}"))
                     .collect();
                 reasons.push(format!(
-                    "{} samples lost in the pipeline ({}) where zero loss is expected",
-                    pipeline_lost,
+                    "{held} samples lost ({}) where zero loss is expected",
                     stages.join(", ")
                 ));
             }
@@ -340,7 +350,7 @@ pub fn verdict(
             if counts.duplicates > 0 {
                 reasons.push(format!("{} points flushed twice", counts.duplicates));
             }
-            pipeline_lost == 0 && counts.surplus == 0 && counts.duplicates == 0
+            held == 0 && counts.surplus == 0 && counts.duplicates == 0
         }
         Expectation::Loss => {
             if counts.lost == 0 {

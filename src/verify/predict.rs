@@ -45,6 +45,8 @@ pub struct ItemKey {
     pub host: String,
     pub tags: Vec<String>,
     pub status: u8,
+    /// An event's text (unescaped) or a service check's message.
+    pub text: String,
 }
 
 /// A predicted flushed output.
@@ -198,6 +200,7 @@ pub fn predict(
             }
             EntryBody::Event {
                 title,
+                text,
                 ts,
                 host,
                 tags,
@@ -210,12 +213,14 @@ pub fn predict(
                         host: host.clone(),
                         tags: tags.clone(),
                         status: 0,
+                        text: text.clone(),
                     })
                     .or_default() += 1;
             }
             EntryBody::ServiceCheck {
                 name,
                 status,
+                message,
                 ts,
                 host,
                 tags,
@@ -228,6 +233,7 @@ pub fn predict(
                         host: host.clone(),
                         tags: tags.clone(),
                         status: *status,
+                        text: message.clone(),
                     })
                     .or_default() += 1;
             }

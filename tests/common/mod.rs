@@ -17,7 +17,9 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a command that writes `--export-json -` and parses stdout.
+/// Runs a command that writes `--export-json -` (or `inspect --format json`) and parses stdout.
+/// Every scenario of a check or sweep report must satisfy the accounting identity: checked
+/// here, so that it holds in every scenario of the test suite.
 pub fn json_report(cmd: &mut Command) -> (i32, serde_json::Value) {
     let out = cmd.output().expect("runs");
     let code = out.status.code().unwrap_or(-1);
@@ -28,8 +30,11 @@ pub fn json_report(cmd: &mut Command) -> (i32, serde_json::Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let v =
+    let v: serde_json::Value =
         serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+    for s in v["scenarios"].as_array().into_iter().flatten() {
+        assert_identity(s);
+    }
     (code, v)
 }
 
@@ -52,6 +57,7 @@ pub fn assert_identity(s: &serde_json::Value) {
         .sum();
     assert_eq!(by_stage, n(&c["lost"]), "{}", s["name"]);
     let mut sent = 0;
+    let mut stages_of_types = std::collections::BTreeMap::<String, u64>::new();
     for (t, tc) in c["by_type"].as_object().unwrap() {
         assert_eq!(
             n(&tc["sent"]),
@@ -60,8 +66,23 @@ pub fn assert_identity(s: &serde_json::Value) {
             s["name"]
         );
         sent += n(&tc["sent"]);
+        let type_stages = tc["lost_by_stage"].as_object().unwrap();
+        assert_eq!(
+            type_stages.values().map(n).sum::<u64>(),
+            n(&tc["lost"]),
+            "{} {t}",
+            s["name"]
+        );
+        for (stage, lost) in type_stages {
+            *stages_of_types.entry(stage.clone()).or_default() += n(lost);
+        }
     }
     assert_eq!(sent, n(&c["sent"]), "{}", s["name"]);
+    // Per stage, the types add up to the stage's total.
+    for (stage, lost) in c["lost_by_stage"].as_object().unwrap() {
+        let of_types = stages_of_types.get(stage).copied().unwrap_or(0);
+        assert_eq!(of_types, n(lost), "{} {stage}", s["name"]);
+    }
     assert_ne!(
         s["verdict"], "accounting_error",
         "{}",
