@@ -215,7 +215,8 @@ fn jsonl_source_with_hand_made_datagrams() {
 #[test]
 fn datagrams_as_long_as_the_read_buffer_and_longer_lose_nothing_with_the_flag_on() {
     // A datagram that fills the 8192-byte read buffer exactly, and one the listener truncates,
-    // between ordinary ones: the assembler must hand on every packet before and after them.
+    // between ordinary ones: the assembler must hand on every packet before and after them,
+    // and the part the read buffer cuts off is accounted for.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.txt");
     let long = |len: usize| {
@@ -240,9 +241,38 @@ fn datagrams_as_long_as_the_read_buffer_and_longer_lose_nothing_with_the_flag_on
         }
         let (code, report) = json_report(&mut cmd);
         assert_eq!(code, 0, "{transport:?}: {report}");
+        // The 9000-byte line is cut: the client's line never arrives as sent (lost at the
+        // socket, where zero loss does not look), the server reads a shorter line instead.
         let c = &report["scenarios"][0]["counts"];
-        assert_eq!(c["sent"], 52, "{transport:?}");
+        assert_eq!(c["sent"], 53, "{transport:?}");
         assert_eq!(c["flushed"], 52, "{transport:?}: {report}");
+        assert_eq!(c["lost_by_stage"]["socket"], 1, "{transport:?}: {report}");
         common::assert_identity(&report["scenarios"][0]);
     }
+}
+
+#[test]
+fn lines_past_the_read_buffer_are_lost_at_the_socket_not_forgotten() {
+    // One datagram of 3000 lines (28 890 bytes): the 8192-byte read buffer holds the first
+    // 922 whole lines and a cut piece of the 923rd ("m922:1|", rejected).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    let payload: Vec<String> = (0..3000).map(|i| format!("m{i}:1|c")).collect();
+    let line =
+        serde_json::json!({"ts_ns": 1_700_000_001_000_000_000u64, "payload": payload.join("\n")});
+    std::fs::write(&path, format!("{line}\n")).unwrap();
+    let (code, report) = json_report(lastbucket().arg("check").arg(&path).args([
+        "--flush-incomplete-buckets",
+        "on",
+        "--export-json",
+        "-",
+        "--quiet",
+    ]));
+    assert_eq!(code, 0, "{report}");
+    let c = &report["scenarios"][0]["counts"];
+    assert_eq!(c["sent"], 3001);
+    assert_eq!(c["flushed"], 922);
+    assert_eq!(c["rejected"], 1);
+    assert_eq!(c["lost_by_stage"]["socket"], 2078);
+    assert_eq!(report["source"]["samples"], 3001);
 }

@@ -81,8 +81,10 @@ pub fn survey(
         }
         shape.last_ns = shape.last_ns.max(d.ts_ns);
         shape.datagrams += 1;
+        // What the listener reads, and the lines its read buffer cuts off (sent all the same).
         let read = &d.payload[..d.payload.len().min(config.buffer_size)];
-        for line in protocol::split_lines(read) {
+        let cut = crate::verify::ledger::cut_lines(&d.payload, config.buffer_size);
+        for line in protocol::split_lines(read).chain(cut) {
             lines += 1;
             samples += match protocol::parse_line(line) {
                 Ok(Line::Metric(m)) => m.value_count as u64,

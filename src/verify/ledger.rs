@@ -89,6 +89,17 @@ pub struct Entry {
     pub id: SampleId,
     pub entry_type: EntryType,
     pub body: EntryBody,
+    /// Sent in a line the listener's read buffer cut off: never read, lost at the socket.
+    pub cut: bool,
+}
+
+/// The lines of a datagram that do not fit whole in a read buffer of `buffer_size` bytes: the
+/// client sent them, the server never reads them as sent (the last of them may reach it cut
+/// short, as a different line).
+pub fn cut_lines(payload: &[u8], buffer_size: usize) -> impl Iterator<Item = &[u8]> {
+    let start = payload.as_ptr() as usize;
+    protocol::split_lines(payload)
+        .filter(move |line| line.as_ptr() as usize - start + line.len() > buffer_size)
 }
 
 /// Every sample handed to the pipeline.
@@ -133,11 +144,36 @@ impl Ledger {
         self.datagrams += 1;
         let read = &payload[..payload.len().min(buffer_size)];
         let arrival_s = secs(ts_ns);
+        let mut read_lines = 0;
         for (line_idx, line) in protocol::split_lines(read).enumerate() {
             self.lines += 1;
+            read_lines += 1;
+            self.record_line(datagram, line_idx as u32, line, arrival_s, hostname);
+        }
+        if payload.len() > buffer_size {
+            let first_cut = self.entries.len();
+            for (i, line) in cut_lines(payload, buffer_size).enumerate() {
+                self.record_line(datagram, read_lines + i as u32, line, arrival_s, hostname);
+            }
+            for e in &mut self.entries[first_cut..] {
+                e.cut = true;
+            }
+        }
+    }
+
+    /// Records the samples of one line (or its rejection).
+    fn record_line(
+        &mut self,
+        datagram: DatagramId,
+        line_idx: u32,
+        line: &[u8],
+        arrival_s: i64,
+        hostname: &str,
+    ) {
+        {
             let id = |value: usize| SampleId {
                 datagram,
-                line: line_idx as u32,
+                line: line_idx,
                 value: value as u32,
             };
             match protocol::parse_line(line) {
@@ -153,6 +189,7 @@ impl Ledger {
                             reason: reason.as_str(),
                             line: text,
                         },
+                        cut: false,
                     });
                 }
                 Ok(Line::Metric(m)) => {
@@ -173,6 +210,7 @@ impl Ledger {
                                 arrival_s,
                                 timestamp: m.timestamp,
                             }),
+                            cut: false,
                         });
                     }
                 }
@@ -192,6 +230,7 @@ impl Ledger {
                             host: c.host,
                             tags: c.tags,
                         },
+                        cut: false,
                     });
                 }
                 Ok(Line::ServiceCheck(s)) => {
@@ -211,6 +250,7 @@ impl Ledger {
                             host: c.host,
                             tags: c.tags,
                         },
+                        cut: false,
                     });
                 }
             }

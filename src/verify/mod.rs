@@ -82,7 +82,7 @@ pub fn fates(
         .entries
         .iter()
         .map(|e| {
-            if socket_lost.contains(&e.id.datagram) {
+            if e.cut || socket_lost.contains(&e.id.datagram) {
                 return Fate::Lost(Stage::Socket);
             }
             if queue.contains(&e.id.datagram) {
@@ -322,7 +322,8 @@ pub fn verdict(
     let pipeline_lost = counts.lost - socket;
     if socket > 0 {
         reasons.push(format!(
-            "{socket} samples never read from the socket (kernel drops or unread at stop)"
+            "{socket} samples never read from the socket (kernel drops, unread at stop, or cut \
+             off by the read buffer)"
         ));
     }
     let ok = match expectation {
