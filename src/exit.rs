@@ -21,7 +21,7 @@ pub const TABLE: &str = "Exit codes:
   1  loss (or a surplus) where the expectation forbids it
   2  usage or configuration error
   3  input error: unreadable, corrupt or truncated source
-  4  vacuous: nothing was compared (empty source, every line rejected)
+  4  vacuous: nothing was compared (empty source, every line malformed)
   5  internal accounting error: a sample neither flushed, rejected nor attributed to a stage";
 
 /// The exit code of a report: an accounting error outranks a failed expectation, which
