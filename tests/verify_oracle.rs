@@ -30,18 +30,26 @@ fn stream() -> Vec<Datagram> {
     ]
 }
 
-fn run_it(flag: bool) -> (Ledger, RunResult, PipelineConfig) {
-    let config = PipelineConfig::default();
-    let settings = StopSettings {
+fn settings(flag: bool) -> StopSettings {
+    StopSettings {
         flush_incomplete_buckets: flag,
         batcher_drain: BatcherDrain::Auto,
-    };
+    }
+}
+
+/// Runs `datagrams` to the end; the ledger records them and `also_sent` (sent, never read).
+fn run_stream(
+    datagrams: Vec<Datagram>,
+    also_sent: &[Datagram],
+    flag: bool,
+) -> (Ledger, RunResult, PipelineConfig) {
+    let config = PipelineConfig::default();
     let mut ledger = Ledger::default();
     let r = run::<_, std::convert::Infallible>(
         &config,
-        settings,
+        settings(flag),
         ListenerKind::Unix,
-        stream().into_iter().map(Ok),
+        datagrams.into_iter().map(Ok),
         StopPoint {
             max_datagrams: u64::MAX,
             at_ns: None,
@@ -49,7 +57,15 @@ fn run_it(flag: bool) -> (Ledger, RunResult, PipelineConfig) {
         &mut |id, d| ledger.record_datagram(id, d, &config),
     )
     .unwrap();
+    let read = ledger.datagrams;
+    for (i, d) in also_sent.iter().enumerate() {
+        ledger.record_datagram(read + i as u64, d, &config);
+    }
     (ledger, r, config)
+}
+
+fn run_it(flag: bool) -> (Ledger, RunResult, PipelineConfig) {
+    run_stream(stream(), &[], flag)
 }
 
 fn verify_with(flag: bool, tamper: impl FnOnce(&mut Vec<FlushedItem>)) -> Verification {
@@ -203,30 +219,10 @@ fn flushing_the_open_bucket_when_the_pipeline_says_it_was_dropped_is_caught() {
 
 #[test]
 fn strict_holds_socket_loss_against_the_run_zero_loss_does_not() {
-    let config = PipelineConfig::default();
     // The last datagram never left the kernel: lost at the socket, so not in the pipeline.
-    let (ledger_socket, r_socket) = {
-        let mut l = Ledger::default();
-        let mut s = stream();
-        let last = s.pop().unwrap();
-        let r = run::<_, std::convert::Infallible>(
-            &config,
-            StopSettings {
-                flush_incomplete_buckets: true,
-                batcher_drain: BatcherDrain::Auto,
-            },
-            ListenerKind::Unix,
-            s.into_iter().map(Ok),
-            StopPoint {
-                max_datagrams: u64::MAX,
-                at_ns: None,
-            },
-            &mut |id, d| l.record_datagram(id, d, &config),
-        )
-        .unwrap();
-        l.record_datagram(3, &last, &config);
-        (l, r)
-    };
+    let mut datagrams = stream();
+    let last = datagrams.pop().unwrap();
+    let (ledger_socket, r_socket, config) = run_stream(datagrams, &[last], true);
     let v = verify::verify(
         &ledger_socket,
         &r_socket.flushed,
