@@ -107,3 +107,48 @@ fn committed_recorded_fixture_holds_the_replayed_pcap() {
     assert_eq!(payloads(&recorded), payloads(&replayed));
     assert!(recorded.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
 }
+
+#[test]
+fn captures_we_write_read_back_by_the_agents_rules() {
+    // scripts/agent_reader.py follows the agent's reader (header match, length-prefixed
+    // records ending at a zero length, tagger-state length at the end) with no code of ours.
+    let python = std::process::Command::new("python3")
+        .arg("--version")
+        .output();
+    if python.is_err() {
+        eprintln!("note: python3 not found; the agent-rules reader was not run");
+        return;
+    }
+    let sent = stream();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("g.dog");
+    let zst = dir.path().join("g.dog.zst");
+    write_datagrams(&raw, None, sent.iter().cloned()).unwrap();
+    write_datagrams(&zst, None, sent.iter().cloned()).unwrap();
+    // The agent decompresses a whole zstd file before reading it: so do we, here.
+    let unpacked = dir.path().join("unpacked.dog");
+    let bytes = zstd::decode_all(std::fs::File::open(&zst).unwrap()).unwrap();
+    std::fs::write(&unpacked, bytes).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/agent_reader.py");
+    for path in [&raw, &unpacked] {
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(read["version"], 3);
+        assert_eq!(read["records"], sent.len());
+        let bytes: usize = sent.iter().map(|d| d.payload.len()).sum();
+        assert_eq!(read["payload_bytes"], bytes);
+        let ts: Vec<u64> = sent.iter().map(|d| d.ts_ns).collect();
+        assert_eq!(read["timestamps"], serde_json::json!(ts));
+        // The empty tagger state the agent writes when origin detection is off.
+        assert_eq!(read["state_len"], 0);
+    }
+}
