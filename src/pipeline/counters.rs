@@ -19,10 +19,26 @@ pub struct ListenerCounters {
     pub kernel_dropped: u64,
 }
 
+impl ListenerCounters {
+    pub fn add(&mut self, o: &ListenerCounters) {
+        self.datagrams += o.datagrams;
+        self.bytes += o.bytes;
+        self.truncated_datagrams += o.truncated_datagrams;
+        self.kernel_dropped += o.kernel_dropped;
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AssemblerCounters {
     pub datagrams_in: u64,
     pub packets_out: u64,
+}
+
+impl AssemblerCounters {
+    pub fn add(&mut self, o: &AssemblerCounters) {
+        self.datagrams_in += o.datagrams_in;
+        self.packets_out += o.packets_out;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -31,6 +47,14 @@ pub struct PacketsBufferCounters {
     pub batches_out: u64,
     /// Batches handed over when the listener stopped.
     pub batches_on_close: u64,
+}
+
+impl PacketsBufferCounters {
+    pub fn add(&mut self, o: &PacketsBufferCounters) {
+        self.packets_in += o.packets_in;
+        self.batches_out += o.batches_out;
+        self.batches_on_close += o.batches_on_close;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
