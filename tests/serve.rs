@@ -29,13 +29,18 @@ fn bucket_phase_ms() -> u128 {
 
 /// Counter samples (rate × interval) and distribution samples in the flushed output.
 fn flushed_samples(items: &[FlushedItem]) -> (u64, u64) {
+    flushed_of(items, "lb.c", "lb.d")
+}
+
+/// Samples of the counter `counter` (rate × interval) and of the distribution `dist`.
+fn flushed_of(items: &[FlushedItem], counter: &str, dist: &str) -> (u64, u64) {
     let (mut c, mut d) = (0.0, 0u64);
     for item in items {
         match item {
-            FlushedItem::Series(s) if s.metric == "lb.c" => {
+            FlushedItem::Series(s) if s.metric == counter => {
                 c += s.points.iter().map(|p| p.1).sum::<f64>() * s.interval as f64
             }
-            FlushedItem::Sketch(s) if s.metric == "lb.d" => d += s.count as u64,
+            FlushedItem::Sketch(s) if s.metric == dist => d += s.count as u64,
             _ => {}
         }
     }
@@ -192,6 +197,93 @@ fn unixgram_with_the_flag_off_drops_the_open_bucket_and_says_so() {
     flag_off_misses_the_open_bucket(&listen, dir.path());
 }
 
+/// Like [`payload`], with metric names of its own: what the Unix client sends.
+fn unix_payload(i: u64) -> String {
+    format!("lb.uc:1|c|#k:{}\nlb.ud:{i}|d", i % 4)
+}
+
+#[test]
+fn udp_and_unixgram_in_one_server_flush_everything_both_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (udp_capture, unix_capture) = (dir.path().join("udp.dog"), dir.path().join("unix.dog"));
+    write_capture(&udp_capture, &datagrams(400, 5, payload));
+    write_capture(&unix_capture, &datagrams(400, 5, unix_payload));
+    let sock = dir.path().join("dsd.sock");
+    let out = dir.path().join("flushed.jsonl");
+    let stats_path = dir.path().join("stats.json");
+    let mut server = Running::spawn([
+        "serve",
+        "--listen",
+        "udp://127.0.0.1:0",
+        "--listen",
+        &format!("unixgram://{}", sock.display()),
+        "--flush-incomplete-buckets",
+        "on",
+        "--flushed-out",
+        out.to_str().unwrap(),
+        "--stats-json",
+        stats_path.to_str().unwrap(),
+        "--workers",
+        "2",
+    ]);
+    let addresses = server.listening_on(2);
+    assert!(addresses[0].starts_with("udp://"), "{addresses:?}");
+    assert!(addresses[1].starts_with("unixgram://"), "{addresses:?}");
+    let replay = |capture: &Path, to: &str| {
+        Running::spawn([
+            "replay",
+            capture.to_str().unwrap(),
+            "--to",
+            to,
+            "--loops",
+            "0",
+            "--speed",
+            "4",
+        ])
+    };
+    let mut udp_client = replay(&udp_capture, &addresses[0]);
+    let _unix_client = replay(&unix_capture, &addresses[1]);
+    // Both listeners have read traffic, and the open bucket holds processed samples of both.
+    poll("both listeners to read traffic", || {
+        let s = stats(&stats_path)?;
+        let read = |i: usize| s["listeners"][i]["datagrams"].as_u64();
+        (read(0)? >= 50 && read(1)? >= 50 && (500..9_900).contains(&bucket_phase_ms()))
+            .then_some(())
+    });
+    server.signal(libc::SIGTERM);
+    let (status, stderr) = server.wait();
+    assert_eq!(status.code(), Some(0), "serve: {stderr}");
+    udp_client.signal(libc::SIGINT);
+    udp_client.wait();
+
+    let s = stats(&stats_path).expect("final stats");
+    assert_eq!(s["running"], false);
+    let read = |i: usize| s["listeners"][i]["datagrams"].as_u64().unwrap();
+    let (udp_read, unix_read) = (read(0), read(1));
+    assert_eq!(s["datagrams_read"], udp_read + unix_read);
+    let c = &s["stage_counters"];
+    assert_eq!(c["listener"]["datagrams"], udp_read + unix_read);
+    assert_eq!(
+        c["assembler"]["datagrams_in"], udp_read,
+        "only the UDP listener packs datagrams"
+    );
+    assert_eq!(c["workers"]["samples"], 2 * (udp_read + unix_read));
+    assert_eq!(s["lost"]["queue_datagrams"], 0);
+    assert_eq!(s["lost"]["open_bucket_samples"], 0);
+    let items = read_jsonl(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        flushed_of(&items, "lb.c", "lb.d"),
+        (udp_read, udp_read),
+        "one counter and one distribution sample per datagram read over UDP"
+    );
+    assert_eq!(
+        flushed_of(&items, "lb.uc", "lb.ud"),
+        (unix_read, unix_read),
+        "one counter and one distribution sample per datagram read over unixgram"
+    );
+    assert!(!sock.exists(), "socket file removed");
+}
+
 #[test]
 fn bad_addresses_and_settings_are_usage_errors() {
     let out = server_common::bin()
@@ -202,14 +294,6 @@ fn bad_addresses_and_settings_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
 
     let dir = tempfile::tempdir().unwrap();
-    let sock = format!("unixgram://{}", dir.path().join("s").display());
-    let out = server_common::bin()
-        .args(["serve", "--listen", "udp://127.0.0.1:0", "--listen", &sock])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot mix"));
-
     let out = server_common::bin()
         .args([
             "serve",

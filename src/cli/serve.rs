@@ -126,9 +126,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             Err(e) => return usage(e),
         }
     }
-    if let Err(e) = serve::pipeline_kind(&listeners) {
-        return usage(e);
-    }
     let flushed_out: Box<dyn Write> = if args.flushed_out == "-" {
         Box::new(io::stdout())
     } else {

@@ -2,6 +2,8 @@
 //!
 //! Listener tasks read the sockets and hand datagrams over a bounded channel to the pipeline
 //! task (this thread), which writes flushed items as JSON lines as soon as they are flushed.
+//! Each datagram is tagged with its listener's index in the pipeline, so UDP and Unix listeners
+//! mix: each has its own packets buffer, and an assembler for UDP only, as in the reference.
 //! The stop, when the stop channel is closed (by a signal handler): the listeners stop reading
 //! and drop their end of the channel; the pipeline task hands on what they had read, then the
 //! pipeline runs its stop sequence ([`crate::pipeline::stop::stop_sequence`], through
@@ -13,7 +15,7 @@ use super::listener::{Listener, ListenerCounts, ListenerStats, Received};
 use crate::pipeline::counters::StageCounters;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
+use crate::pipeline::{Pipeline, PipelineConfig, StopSettings};
 use crate::runtime::{self, Receiver};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -39,11 +41,6 @@ pub struct ServeOptions {
 pub enum ServeError {
     #[error("no address to listen on")]
     NoListener,
-    #[error(
-        "cannot mix UDP and Unix listeners in one server: the pipeline packs UDP datagrams \
-         into packets and never packs Unix ones (run one server per kind)"
-    )]
-    MixedListeners,
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
     #[error("cannot write {}: {error}", path.display())]
@@ -94,16 +91,6 @@ pub struct ServeReport {
     pub kernel_drops_scope: Option<DropScope>,
     pub stage_counters: StageCounters,
     pub lost: LostSummary,
-}
-
-/// The listener kind of the pipeline: every listener must be of the same kind.
-pub fn pipeline_kind(listeners: &[Listener]) -> Result<ListenerKind, ServeError> {
-    let first = listeners.first().ok_or(ServeError::NoListener)?.kind();
-    if listeners.iter().all(|l| l.kind() == first) {
-        Ok(first)
-    } else {
-        Err(ServeError::MixedListeners)
-    }
 }
 
 struct Watched {
@@ -218,12 +205,17 @@ pub fn serve(
     opts: ServeOptions,
     stop: Receiver<()>,
 ) -> Result<ServeReport, ServeError> {
-    let kind = pipeline_kind(&listeners)?;
+    if listeners.is_empty() {
+        return Err(ServeError::NoListener);
+    }
+    // One pipeline listener per socket, in the same order: each datagram is tagged with its
+    // listener's index and enters that listener's assembler (UDP) or packets buffer.
+    let kinds: Vec<_> = listeners.iter().map(Listener::kind).collect();
     let clock = WallClock::now();
-    let mut pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::with_listeners(
         opts.config.clone(),
         opts.settings,
-        kind,
+        &kinds,
         clock.ns(Instant::now()),
     );
     let watched: Vec<Watched> = listeners
@@ -252,7 +244,8 @@ pub fn serve(
         let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
         let tasks: Vec<_> = listeners
             .into_iter()
-            .map(|l| runtime::spawn(l.run(tx.clone(), stop.clone())))
+            .enumerate()
+            .map(|(i, l)| runtime::spawn(l.with_index(i).run(tx.clone(), stop.clone())))
             .collect();
         drop(tx);
         feed::run(&mut pipeline, &rx, &mut feed, feed::TICK)

@@ -66,18 +66,25 @@ impl Running {
 
     /// The address of the first `listening on ADDR` line.
     pub fn listening(&mut self) -> String {
+        self.listening_on(1).remove(0)
+    }
+
+    /// The addresses of the first `n` `listening on ADDR` lines, in the order printed.
+    pub fn listening_on(&mut self, n: usize) -> Vec<String> {
         let end = Instant::now() + DEADLINE;
-        loop {
+        let mut found = Vec::new();
+        while found.len() < n {
             let left = end.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(l) => {
                     if let Some(a) = l.strip_prefix("listening on ") {
-                        return a.to_string();
+                        found.push(a.to_string());
                     }
                 }
                 Err(_) => panic!("no `listening on` line; stderr: {}", self.stderr()),
             }
         }
+        found
     }
 
     pub fn signal(&self, sig: i32) {
