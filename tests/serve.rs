@@ -182,6 +182,9 @@ fn flag_off_misses_the_open_bucket(listen: &str, dir: &Path) {
         2 * read,
         "flushed + open bucket + queue = every sample read"
     );
+    // Two lines, one sample each, per datagram dropped in the queue.
+    assert_eq!(o.stats["lost"]["queue_samples"], 2 * queue_dropped);
+    assert_eq!(o.stats["lost"]["queue_lines"], 2 * queue_dropped);
 }
 
 #[test]

@@ -199,12 +199,15 @@ fn print_summary(r: &ServeReport) {
         c.packets_buffer.batches_on_close
     );
     eprintln!(
-        "  queue           batches_in={} out={} drained={} dropped={} (datagrams dropped {})",
+        "  queue           batches_in={} out={} drained={} dropped={} (dropped: datagrams={} lines={} samples={} unparseable_lines={})",
         c.queue.batches_in,
         c.queue.batches_out,
         c.queue.batches_drained,
         c.queue.batches_dropped,
-        c.queue.datagrams_dropped
+        c.queue.datagrams_dropped,
+        c.queue.lines_dropped,
+        c.queue.samples_dropped,
+        c.queue.rejected_lines_dropped
     );
     eprintln!(
         "  workers         datagrams={} lines={} samples={} events={} service_checks={} rejected={}",

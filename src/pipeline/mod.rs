@@ -413,11 +413,8 @@ impl stop::StopSteps for Pipeline {
                 self.counters.queue.batches_drained += 1;
                 self.process(batch);
             } else {
-                let q = &mut self.counters.queue;
-                q.batches_dropped += 1;
+                self.counters.queue.count_dropped(&batch);
                 for p in &batch {
-                    q.packets_dropped += 1;
-                    q.datagrams_dropped += p.segments.len() as u64;
                     self.losses
                         .queue
                         .extend(p.segments.iter().map(|s| s.datagram));

@@ -52,6 +52,9 @@ pub enum ServeError {
 pub struct LostSummary {
     /// Datagrams still queued when the workers exited without draining.
     pub queue_datagrams: u64,
+    /// Their non-empty lines, and the samples those held (unparseable lines hold none).
+    pub queue_lines: u64,
+    pub queue_samples: u64,
     /// Samples in buckets still open at the final flush.
     pub open_bucket_samples: u64,
     /// Samples dropped at a sampler's context limit.
@@ -62,6 +65,8 @@ impl LostSummary {
     pub fn of(c: &StageCounters) -> LostSummary {
         LostSummary {
             queue_datagrams: c.queue.datagrams_dropped,
+            queue_lines: c.queue.lines_dropped,
+            queue_samples: c.queue.samples_dropped,
             open_bucket_samples: c.open_bucket_samples_dropped,
             context_limit_samples: c.samplers.dropped_context_limit,
         }
