@@ -321,6 +321,80 @@ fn bad_addresses_and_settings_are_usage_errors() {
 }
 
 #[test]
+fn a_reader_of_the_flushed_output_going_away_stops_the_server_cleanly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let stats_path = dir.path().join("stats.json");
+    // `serve … --flushed-out - | head -c 10`: the reader takes 10 bytes and closes the pipe.
+    let mut server = Running::spawn_with_stdout(
+        [
+            "serve",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--flushed-out",
+            "-",
+            "--flush-interval",
+            "1s",
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+        ],
+        std::process::Stdio::piped(),
+    );
+    let mut stdout = server.child.stdout.take().expect("piped");
+    let (got_tx, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut head = [0u8; 10];
+        let read = stdout.read_exact(&mut head).map(|_| head);
+        drop(stdout);
+        let _ = got_tx.send(read);
+    });
+    let address = server.listening();
+    let to = address.strip_prefix("udp://").unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Service checks are written at every flush (each second), not only when a bucket closes;
+    // they keep coming, so a flush after the reader has gone has something to write.
+    let send = || {
+        let _ = client.send_to(b"_sc|lb.check|0", to);
+    };
+    let head = poll("the reader to get 10 bytes", || {
+        send();
+        got.try_recv().ok()
+    });
+    assert!(
+        head.is_ok_and(|h| h.starts_with(b"{")),
+        "a JSON line starts"
+    );
+    let status = poll("the server to stop by itself", || {
+        send();
+        server.child.try_wait().unwrap()
+    });
+    let (_, stderr) = server.wait();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let notes: Vec<_> = stderr.lines().filter(|l| l.starts_with("note:")).collect();
+    assert_eq!(notes.len(), 1, "one note: {stderr}");
+    assert!(notes[0].contains("closed by its reader"), "{stderr}");
+    assert!(!stderr.contains("Error"), "{stderr}");
+    // The normal stop ran: final stats, every datagram read entered the pipeline and was
+    // parsed (the default flag is off: queued batches may be dropped, and are counted).
+    let s = stats(&stats_path).expect("final stats");
+    assert_eq!(s["running"], false);
+    assert_eq!(s["flushed_out_closed"], true);
+    let read = s["datagrams_read"].as_u64().unwrap();
+    assert!(read > 0);
+    let c = &s["stage_counters"];
+    assert_eq!(c["listener"]["datagrams"], read);
+    let parsed = c["workers"]["datagrams"].as_u64().unwrap();
+    assert_eq!(
+        parsed + c["queue"]["datagrams_dropped"].as_u64().unwrap(),
+        read
+    );
+    assert!(
+        stderr.contains(&format!("stopped: read {read} datagrams")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_second_signal_aborts_a_stop_that_cannot_finish() {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = tempfile::tempdir().unwrap();

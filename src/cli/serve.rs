@@ -33,6 +33,7 @@ pub struct ServeArgs {
     pub batcher_drain: String,
 
     /// Where the flushed items go, as JSON lines, as soon as they are flushed (`-`: stdout).
+    /// When its reader goes away (`serve … | head`), the server stops as on SIGTERM and exits 0.
     #[arg(long, value_name = "FILE", default_value = "-")]
     pub flushed_out: String,
 

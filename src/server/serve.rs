@@ -96,6 +96,9 @@ pub struct ServeReport {
     pub kernel_drops_scope: Option<DropScope>,
     pub stage_counters: StageCounters,
     pub lost: LostSummary,
+    /// The reader of the flushed output went away (broken pipe): the server stopped itself, and
+    /// what it flushed after that was not written.
+    pub flushed_out_closed: bool,
 }
 
 struct Watched {
@@ -138,6 +141,10 @@ struct ServeFeed {
     clock: WallClock,
     next_id: DatagramId,
     out: Box<dyn Write>,
+    /// Set when a write of the flushed output met a broken pipe: nothing more is written.
+    out_closed: bool,
+    /// The listeners' stop channel, closed here when the output's reader goes away.
+    stop: Receiver<()>,
     settings: StopSettings,
     watched: Vec<Watched>,
     stats_json: Option<PathBuf>,
@@ -159,6 +166,7 @@ impl ServeFeed {
             kernel_drops_scope,
             lost: LostSummary::of(&counters),
             stage_counters: counters,
+            flushed_out_closed: self.out_closed,
         }
     }
 }
@@ -174,8 +182,22 @@ impl Feed for ServeFeed {
         Some(id)
     }
 
+    /// A reader of the flushed output that goes away (`serve … | head`) ends the server the
+    /// way a signal does: the listeners stop, everything they read goes through the stop
+    /// sequence, and the exit is clean; only the writing stops. Other write errors end it.
     fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
-        write_jsonl(&mut self.out, &items)
+        if self.out_closed {
+            return Ok(());
+        }
+        match write_jsonl(&mut self.out, &items) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.out_closed = true;
+                eprintln!("note: the flushed output was closed by its reader: stopping");
+                self.stop.close();
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// The periodic stats: a failed write is a warning, not a reason to stop serving (the
@@ -203,8 +225,9 @@ pub fn write_stats(path: &Path, report: &ServeReport) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Runs a server on `listeners` until `stop` is closed, then stops it and returns the final
-/// report (also written to `stats_json`).
+/// Runs a server on `listeners` until `stop` is closed (by the caller, or here when the
+/// flushed output's reader goes away), then stops it and returns the final report (also
+/// written to `stats_json`).
 pub fn serve(
     listeners: Vec<Listener>,
     opts: ServeOptions,
@@ -235,6 +258,8 @@ pub fn serve(
         clock,
         next_id: 0,
         out: opts.flushed_out,
+        out_closed: false,
+        stop: stop.clone(),
         settings: opts.settings,
         watched,
         stats_json: opts.stats_json,

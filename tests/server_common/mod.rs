@@ -40,10 +40,20 @@ impl Running {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        Running::spawn_with_stdout(args, Stdio::null())
+    }
+
+    /// [`Running::spawn`] with stdout going to `stdout` (`Stdio::piped()`: take it from
+    /// `child.stdout`).
+    pub fn spawn_with_stdout<I, S>(args: I, stdout: Stdio) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut child = bin()
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawns");
