@@ -58,11 +58,12 @@ fn default_check_passes_and_flag_off_loses_exactly_the_open_bucket_and_the_queue
     let tick = 100_000_000;
     let last_tick = first + (last - first) / tick * tick;
     let bucket = last - last % (10 * NANOS_PER_SEC);
-    let (mut queue, mut open) = (0, 0);
+    let (mut queue, mut queue_lines, mut open) = (0, 0, 0);
     for d in &stream {
         let (all, bucketed) = samples(&d.payload);
         if d.ts_ns >= last_tick {
             queue += all;
+            queue_lines += protocol::split_lines(&d.payload).count() as u64;
         } else if d.ts_ns >= bucket {
             open += bucketed;
         }
@@ -76,6 +77,11 @@ fn default_check_passes_and_flag_off_loses_exactly_the_open_bucket_and_the_queue
     assert_eq!(off["counts"]["lost_by_stage"]["open_bucket"], open);
     assert_eq!(off["counts"]["lost"], queue + open);
     assert_eq!(off["verdict"], "pass");
+    // The pipeline's own queue counters say the same, in samples and in lines.
+    let q = &off["stage_counters"]["queue"];
+    assert_eq!(q["samples_dropped"], queue);
+    assert_eq!(q["lines_dropped"], queue_lines);
+    assert_eq!(on["stage_counters"]["queue"]["samples_dropped"], 0);
 }
 
 #[test]

@@ -45,12 +45,21 @@ fn settings(flag: bool, drain: BatcherDrain) -> StopSettings {
 }
 
 fn go(config: &PipelineConfig, s: StopSettings) -> (RunResult, Ledger) {
+    go_on(config, s, ListenerKind::Udp, stream())
+}
+
+fn go_on(
+    config: &PipelineConfig,
+    s: StopSettings,
+    listener: ListenerKind,
+    datagrams: Vec<Datagram>,
+) -> (RunResult, Ledger) {
     let mut ledger = Ledger::default();
     let r = run::<_, std::convert::Infallible>(
         config,
         s,
-        ListenerKind::Udp,
-        stream().into_iter().map(Ok),
+        listener,
+        datagrams.into_iter().map(Ok),
         StopPoint {
             max_datagrams: u64::MAX,
             at_ns: None,
@@ -68,9 +77,9 @@ fn config() -> PipelineConfig {
     }
 }
 
-/// Datagrams still in the assembler at stop: the assembler and packets-buffer tickers fire every
-/// 100 ms from the first datagram; everything received at or after the last tick before the
-/// stop (the last datagram's time) is still held.
+/// Datagrams still in the assembler (UDP) or the packets buffer (Unix) at stop: the assembler
+/// and packets-buffer tickers fire every 100 ms from the first datagram; everything received at
+/// or after the last tick before the stop (the last datagram's time) is still held.
 fn held_datagrams() -> u64 {
     let last = ts_ms(COUNT - 1);
     let last_tick = START_MS + (last - START_MS) / 100 * 100;
@@ -135,6 +144,13 @@ fn flag_off_drops_the_open_bucket_and_the_undrained_queue() {
     let held = held_datagrams();
     assert_eq!(r.counters.queue.datagrams_dropped, held);
     assert_eq!(v.counts.lost_by_stage["queue"], held * SAMPLES_PER_DATAGRAM);
+    // One line per sample in this stream; every line parses.
+    assert_eq!(r.counters.queue.lines_dropped, held * SAMPLES_PER_DATAGRAM);
+    assert_eq!(
+        r.counters.queue.samples_dropped,
+        held * SAMPLES_PER_DATAGRAM
+    );
+    assert_eq!(r.counters.queue.rejected_lines_dropped, 0);
     // The open bucket holds every sample of the last bucket that was not lost in the queue.
     assert_eq!(
         v.counts.lost_by_stage["open_bucket"],
@@ -168,8 +184,110 @@ fn flag_on_without_drain_loses_the_queue_but_flushes_the_open_bucket() {
         v.counts.lost_by_stage["queue"],
         held_datagrams() * SAMPLES_PER_DATAGRAM
     );
+    assert_eq!(
+        r.counters.queue.samples_dropped,
+        held_datagrams() * SAMPLES_PER_DATAGRAM
+    );
     assert_eq!(v.counts.lost_by_stage["open_bucket"], 0);
     assert_eq!(v.counts.lost, held_datagrams() * SAMPLES_PER_DATAGRAM);
+}
+
+/// The stream of [`stream`] with an unparseable line added to every datagram, for a Unix
+/// listener: no assembler, so each datagram is a packet of its own that waits in the packets
+/// buffer until its ticker fires.
+fn unix_stream() -> Vec<Datagram> {
+    let mut datagrams = stream();
+    for d in &mut datagrams {
+        d.payload.extend_from_slice(b"\nnot a metric");
+    }
+    datagrams
+}
+
+/// Lines per datagram of [`unix_stream`]: one per sample, plus the unparseable one.
+const LINES_PER_UNIX_DATAGRAM: u64 = SAMPLES_PER_DATAGRAM + 1;
+
+#[test]
+fn packets_held_in_the_packets_buffer_at_stop() {
+    let held = held_datagrams();
+    assert!(held > 0, "the stream must leave packets buffered at stop");
+    let unix = |flag, drain| {
+        let (r, ledger) = go_on(
+            &config(),
+            settings(flag, drain),
+            ListenerKind::Unix,
+            unix_stream(),
+        );
+        assert_eq!(
+            r.held_at_stop,
+            (0, held as usize, 0),
+            "held in the packets buffer only"
+        );
+        let v = verify::verify(
+            &ledger,
+            &r.flushed,
+            &r.counters,
+            &r.losses,
+            &HashSet::new(),
+            &config(),
+        );
+        assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
+        assert_eq!(v.counts.sent, COUNT * LINES_PER_UNIX_DATAGRAM);
+        // The listener's stop hands the buffered packets to the queue in one batch.
+        assert_eq!(r.counters.packets_buffer.batches_on_close, 1);
+        let c1 = rate_points(&r.flushed, "c1").values().sum::<f64>() * 10.0;
+        (r, v, c1)
+    };
+
+    // Flag on, auto drain: the workers parse the batch the buffer handed on; nothing is lost.
+    let (r, v, c1) = unix(true, BatcherDrain::Auto);
+    assert_eq!(v.counts.lost, 0);
+    assert_eq!(v.counts.flushed, COUNT * SAMPLES_PER_DATAGRAM);
+    assert_eq!(v.counts.rejected, COUNT);
+    assert_eq!(r.counters.queue.batches_drained, 1);
+    assert_eq!(r.counters.queue.samples_dropped, 0);
+    assert!((c1 - COUNT as f64).abs() < 1e-6, "c1 sums to {c1}");
+
+    // Flag off: that batch is dropped in the queue, and the open bucket with the rest of the
+    // last bucket.
+    let (r, v, c1) = unix(false, BatcherDrain::Auto);
+    let q = &r.counters.queue;
+    assert_eq!(
+        (q.batches_dropped, q.packets_dropped, q.datagrams_dropped),
+        (1, held, held)
+    );
+    assert_eq!(q.lines_dropped, held * LINES_PER_UNIX_DATAGRAM);
+    assert_eq!(q.samples_dropped, held * SAMPLES_PER_DATAGRAM);
+    assert_eq!(q.rejected_lines_dropped, held);
+    // The verifier counts the unparseable lines of dropped datagrams as lost there too.
+    assert_eq!(
+        v.counts.lost_by_stage["queue"],
+        held * LINES_PER_UNIX_DATAGRAM
+    );
+    let open = (in_last_bucket() - held) * SAMPLES_PER_DATAGRAM;
+    assert_eq!(v.counts.lost_by_stage["open_bucket"], open);
+    assert_eq!(r.counters.open_bucket_samples_dropped, open);
+    assert_eq!(v.counts.lost, held * LINES_PER_UNIX_DATAGRAM + open);
+    assert!(
+        ((c1 + in_last_bucket() as f64) - COUNT as f64).abs() < 1e-6,
+        "c1 sums to {c1}"
+    );
+
+    // Flag on, never drain: the queue's contents are lost, the open bucket is flushed.
+    let (r, v, c1) = unix(true, BatcherDrain::Never);
+    assert_eq!(
+        r.counters.queue.samples_dropped,
+        held * SAMPLES_PER_DATAGRAM
+    );
+    assert_eq!(
+        v.counts.lost_by_stage["queue"],
+        held * LINES_PER_UNIX_DATAGRAM
+    );
+    assert_eq!(v.counts.lost_by_stage["open_bucket"], 0);
+    assert_eq!(v.counts.lost, held * LINES_PER_UNIX_DATAGRAM);
+    assert!(
+        ((c1 + held as f64) - COUNT as f64).abs() < 1e-6,
+        "c1 sums to {c1}"
+    );
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub struct ServeArgs {
     pub batcher_drain: String,
 
     /// Where the flushed items go, as JSON lines, as soon as they are flushed (`-`: stdout).
+    /// When its reader goes away (`serve … | head`), the server stops as on SIGTERM and exits 0.
     #[arg(long, value_name = "FILE", default_value = "-")]
     pub flushed_out: String,
 
@@ -126,9 +127,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             Err(e) => return usage(e),
         }
     }
-    if let Err(e) = serve::pipeline_kind(&listeners) {
-        return usage(e);
-    }
     let flushed_out: Box<dyn Write> = if args.flushed_out == "-" {
         Box::new(io::stdout())
     } else {
@@ -202,12 +200,15 @@ fn print_summary(r: &ServeReport) {
         c.packets_buffer.batches_on_close
     );
     eprintln!(
-        "  queue           batches_in={} out={} drained={} dropped={} (datagrams dropped {})",
+        "  queue           batches_in={} out={} drained={} dropped={} (dropped: datagrams={} lines={} samples={} unparseable_lines={})",
         c.queue.batches_in,
         c.queue.batches_out,
         c.queue.batches_drained,
         c.queue.batches_dropped,
-        c.queue.datagrams_dropped
+        c.queue.datagrams_dropped,
+        c.queue.lines_dropped,
+        c.queue.samples_dropped,
+        c.queue.rejected_lines_dropped
     );
     eprintln!(
         "  workers         datagrams={} lines={} samples={} events={} service_checks={} rejected={}",

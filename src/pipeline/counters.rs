@@ -3,10 +3,11 @@
 
 use crate::pipeline::batcher::BatcherCounters;
 use crate::pipeline::no_aggregation::NoAggCounters;
-use crate::pipeline::packet::DatagramId;
+use crate::pipeline::packet::{DatagramId, Packet};
 use crate::pipeline::sample::SampleId;
 use crate::pipeline::sampler::{DroppedBucket, SamplerCounters};
 use crate::pipeline::worker::WorkerCounters;
+use crate::protocol::{self, Line};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -19,10 +20,26 @@ pub struct ListenerCounters {
     pub kernel_dropped: u64,
 }
 
+impl ListenerCounters {
+    pub fn add(&mut self, o: &ListenerCounters) {
+        self.datagrams += o.datagrams;
+        self.bytes += o.bytes;
+        self.truncated_datagrams += o.truncated_datagrams;
+        self.kernel_dropped += o.kernel_dropped;
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AssemblerCounters {
     pub datagrams_in: u64,
     pub packets_out: u64,
+}
+
+impl AssemblerCounters {
+    pub fn add(&mut self, o: &AssemblerCounters) {
+        self.datagrams_in += o.datagrams_in;
+        self.packets_out += o.packets_out;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -31,6 +48,14 @@ pub struct PacketsBufferCounters {
     pub batches_out: u64,
     /// Batches handed over when the listener stopped.
     pub batches_on_close: u64,
+}
+
+impl PacketsBufferCounters {
+    pub fn add(&mut self, o: &PacketsBufferCounters) {
+        self.packets_in += o.packets_in;
+        self.batches_out += o.batches_out;
+        self.batches_on_close += o.batches_on_close;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -42,6 +67,34 @@ pub struct QueueCounters {
     pub batches_dropped: u64,
     pub packets_dropped: u64,
     pub datagrams_dropped: u64,
+    /// Non-empty lines of the dropped datagrams, as the workers would have split them.
+    pub lines_dropped: u64,
+    /// Samples of the dropped lines: each metric value, each event, each service check.
+    pub samples_dropped: u64,
+    /// Dropped lines that do not parse (counted in `lines_dropped`, not in `samples_dropped`).
+    pub rejected_lines_dropped: u64,
+}
+
+impl QueueCounters {
+    /// Counts a batch dropped at stop in every unit the report uses, splitting and parsing its
+    /// lines as a worker would have; nothing of it reaches a sampler.
+    pub fn count_dropped(&mut self, batch: &[Packet]) {
+        self.batches_dropped += 1;
+        for packet in batch {
+            self.packets_dropped += 1;
+            for (_, bytes) in packet.datagrams() {
+                self.datagrams_dropped += 1;
+                for line in protocol::split_lines(bytes) {
+                    self.lines_dropped += 1;
+                    match protocol::parse_line(line) {
+                        Ok(Line::Metric(m)) => self.samples_dropped += m.values().count() as u64,
+                        Ok(Line::Event(_) | Line::ServiceCheck(_)) => self.samples_dropped += 1,
+                        Err(_) => self.rejected_lines_dropped += 1,
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -138,5 +191,32 @@ impl StageCounters {
             ),
         );
         broken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_batch_counts_lines_and_samples_as_workers_split_them() {
+        let mut packed = Packet::single(0, 1, b"a:1:2:3|h\r\n\nb:1|c\n");
+        packed.push(1, 1, b"_e{1,1}:t|x\n_sc|check|0");
+        let batch = vec![
+            packed,
+            Packet::single(2, 1, b"not a metric\ns:u1|s\n\n"),
+            Packet::single(3, 1, b""),
+        ];
+        let mut q = QueueCounters::default();
+        q.count_dropped(&batch);
+        assert_eq!(
+            (q.batches_dropped, q.packets_dropped, q.datagrams_dropped),
+            (1, 3, 4)
+        );
+        // Lines: a, b, the event, the service check, the bad line, s (empty ones skipped).
+        assert_eq!(q.lines_dropped, 6);
+        // Samples: 3 values of a, b, the event, the service check, one set value.
+        assert_eq!(q.samples_dropped, 7);
+        assert_eq!(q.rejected_lines_dropped, 1);
     }
 }

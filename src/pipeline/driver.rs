@@ -4,7 +4,7 @@
 
 use super::counters::{Losses, StageCounters};
 use super::flushed::FlushedItem;
-use super::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
+use super::{ListenerKind, Pipeline, PipelineConfig, StopSettings, SOLE_LISTENER};
 use crate::source::Datagram;
 
 /// Where to stop: after at most `max_datagrams` datagrams, at `at_ns` (datagrams arriving
@@ -57,7 +57,13 @@ where
         }
         let p = pipeline
             .get_or_insert_with(|| Pipeline::new(config.clone(), settings, listener, d.ts_ns));
-        p.deliver(delivered, d.ts_ns, &d.payload);
+        // `Pipeline::new` makes listener 0, so this is never refused; were it refused, the
+        // datagram would be left out of both the pipeline and the ledger, as after a stop.
+        if p.deliver(SOLE_LISTENER, delivered, d.ts_ns, &d.payload)
+            .is_err()
+        {
+            break;
+        }
         on_deliver(delivered, &d);
         flushed.extend(p.take_flushed());
         delivered += 1;

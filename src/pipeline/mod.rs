@@ -1,6 +1,7 @@
 //! The embedded DogStatsD server pipeline, stage by stage as the reference
-//! (`../shared/design/pipeline.md`): listener → packet assembler → packets buffer → queue →
-//! workers (parse) → per-worker batchers → time-sampler shards / no-aggregation path → flush.
+//! (`../shared/design/pipeline.md`): listeners (each with its packets buffer, UDP ones with a
+//! packet assembler too; [`listener`]) → the one shared queue → workers (parse) → per-worker
+//! batchers → time-sampler shards / no-aggregation path → flush.
 //!
 //! Every stage is a plain state machine with time passed in and no I/O. [`Pipeline`] composes
 //! them and owns their timers; a driver feeds it datagrams and moves its clock: the virtual
@@ -14,6 +15,7 @@ pub mod config;
 pub mod counters;
 pub mod driver;
 pub mod flushed;
+pub mod listener;
 pub mod no_aggregation;
 pub mod packet;
 pub mod packets_buffer;
@@ -23,27 +25,26 @@ pub mod sampler;
 pub mod stop;
 pub mod worker;
 
-use assembler::PacketAssembler;
 use batcher::{BatchSink, Batcher};
 use clock::{secs, Ticker, NANOS_PER_MS, NANOS_PER_SEC};
 pub use config::{BatcherDrain, PipelineConfig, StopSettings};
 use counters::{Losses, StageCounters};
 use flushed::{EventItem, FlushedItem, ServiceCheckItem};
+pub use listener::ListenerKind;
+use listener::ListenerStage;
 use no_aggregation::NoAggregation;
-use packet::{DatagramId, Packet, PacketBatch};
-use packets_buffer::PacketsBuffer;
+use packet::{DatagramId, PacketBatch};
 use queue::Queue;
 use sample::Sample;
 use sampler::TimeSampler;
 use worker::Worker;
 
-/// How a listener hands datagrams on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenerKind {
-    /// UDP: datagrams are packed into packets by the assembler.
-    Udp,
-    /// Unix sockets: one datagram per packet (they carry origin metadata).
-    Unix,
+/// A datagram handed to a listener index the pipeline does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the pipeline has no listener {index} (it has {count})")]
+pub struct UnknownListener {
+    pub index: usize,
+    pub count: usize,
 }
 
 /// The aggregation side: sampler shards, the no-aggregation path, and the events and service
@@ -98,12 +99,9 @@ impl Aggregator {
 pub struct Pipeline {
     config: PipelineConfig,
     settings: StopSettings,
-    listener: ListenerKind,
+    /// Every listener's assembler and packets buffer, in the order given; all feed `queue`.
+    listeners: Vec<ListenerStage>,
     now_ns: u64,
-    assembler: PacketAssembler,
-    packets_buffer: PacketsBuffer,
-    assembler_ticker: Ticker,
-    buffer_ticker: Ticker,
     flush_ticker: Ticker,
     queue: Queue,
     workers: Vec<Worker>,
@@ -116,16 +114,40 @@ pub struct Pipeline {
     stopped: bool,
 }
 
+/// The index of the one listener of a pipeline made by [`Pipeline::new`].
+pub const SOLE_LISTENER: usize = 0;
+
+/// A timer of the pipeline. The order of the variants is the order in which timers due at the
+/// same instant fire: a packet's way through the stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Assembler(usize),
+    PacketsBuffer(usize),
+    Queue,
+    Flush,
+}
+
 impl Pipeline {
-    /// A pipeline started at `start_ns` (its timers tick from there).
+    /// A pipeline with one listener of `kind`, started at `start_ns` (its timers tick from
+    /// there): what `check` and the transport check run. Its listener index is [`SOLE_LISTENER`].
     pub fn new(
         config: PipelineConfig,
         settings: StopSettings,
-        listener: ListenerKind,
+        kind: ListenerKind,
+        start_ns: u64,
+    ) -> Pipeline {
+        Pipeline::with_listeners(config, settings, &[kind], start_ns)
+    }
+
+    /// A pipeline with one listener per entry of `kinds` (indices in that order), every one
+    /// feeding the same queue, as the reference's server does with all its listeners.
+    pub fn with_listeners(
+        config: PipelineConfig,
+        settings: StopSettings,
+        kinds: &[ListenerKind],
         start_ns: u64,
     ) -> Pipeline {
         let shards = config.pipeline_count;
-        let timeout = config.packet_buffer_flush_timeout_ms * NANOS_PER_MS;
         let workers = (0..config.worker_count())
             .map(|_| {
                 Worker::new(
@@ -135,10 +157,10 @@ impl Pipeline {
             })
             .collect();
         Pipeline {
-            assembler: PacketAssembler::new(config.buffer_size),
-            packets_buffer: PacketsBuffer::new(config.packet_buffer_size),
-            assembler_ticker: Ticker::new(start_ns, timeout),
-            buffer_ticker: Ticker::new(start_ns, timeout),
+            listeners: kinds
+                .iter()
+                .map(|k| ListenerStage::new(*k, &config, start_ns))
+                .collect(),
             flush_ticker: Ticker::new(start_ns, config.flush_interval_s * NANOS_PER_SEC),
             queue: Queue::new(config.queue_size, config.queue_latency_ms * NANOS_PER_MS),
             workers,
@@ -157,7 +179,6 @@ impl Pipeline {
             now_ns: start_ns,
             config,
             settings,
-            listener,
         }
     }
 
@@ -169,43 +190,49 @@ impl Pipeline {
         &self.config
     }
 
+    /// The kind of each listener, by index.
+    pub fn listener_kinds(&self) -> Vec<ListenerKind> {
+        self.listeners.iter().map(ListenerStage::kind).collect()
+    }
+
+    /// The timer due first, and when (ties broken by [`Timer`]'s order, then listener index).
+    fn next_timer(&self) -> (u64, Timer) {
+        let mut due = vec![(self.flush_ticker.next_ns(), Timer::Flush)];
+        if let Some(t) = self.queue.next_ready_ns() {
+            due.push((t, Timer::Queue));
+        }
+        for (i, l) in self.listeners.iter().enumerate() {
+            if let Some(t) = l.assembler_due_ns() {
+                due.push((t, Timer::Assembler(i)));
+            }
+            due.push((l.buffer_due_ns(), Timer::PacketsBuffer(i)));
+        }
+        due.into_iter().min().unwrap_or((u64::MAX, Timer::Flush))
+    }
+
     /// Moves the clock to `now`, firing every timer due on the way, each at its own time, in
-    /// time order (at equal times: assembler, packets buffer, queue, flush — a packet's way
-    /// through the stages).
+    /// time order (at equal times: assemblers, packets buffers, queue, flush — a packet's way
+    /// through the stages — and listeners in index order).
     pub fn advance(&mut self, now_ns: u64) {
         loop {
-            let due = [
-                self.assembler_ticker.next_ns(),
-                self.buffer_ticker.next_ns(),
-                self.queue.next_ready_ns().unwrap_or(u64::MAX),
-                self.flush_ticker.next_ns(),
-            ];
-            let (which, at) = due
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, t)| (**t, *i))
-                .map(|(i, t)| (i, *t))
-                .unwrap_or((0, u64::MAX));
+            let (at, timer) = self.next_timer();
             if at > now_ns {
                 break;
             }
             self.now_ns = self.now_ns.max(at);
-            match which {
-                0 => {
-                    self.assembler_ticker.poll(at);
-                    if let Some(p) = self.assembler.flush() {
-                        self.hand_to_packets_buffer(p);
-                    }
-                }
-                1 => {
-                    self.buffer_ticker.poll(at);
-                    if let Some(b) = self.packets_buffer.flush() {
-                        self.counters.packets_buffer.batches_out += 1;
+            match timer {
+                Timer::Assembler(i) => {
+                    if let Some(b) = self.listeners[i].tick_assembler(at) {
                         self.hand_to_queue(b);
                     }
                 }
-                2 => self.run_workers(),
-                _ => {
+                Timer::PacketsBuffer(i) => {
+                    if let Some(b) = self.listeners[i].tick_buffer(at) {
+                        self.hand_to_queue(b);
+                    }
+                }
+                Timer::Queue => self.run_workers(),
+                Timer::Flush => {
                     self.flush_ticker.poll(at);
                     let items = self.aggregator.flush(at, false);
                     self.record_flush(items);
@@ -215,45 +242,44 @@ impl Pipeline {
         self.now_ns = self.now_ns.max(now_ns);
     }
 
-    /// A datagram read by the listener at `ts`. Call [`Pipeline::advance`] first for the
-    /// timers due before it (or use [`Pipeline::deliver`]).
-    pub fn receive(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
+    /// A datagram read by listener `listener` at `ts`. Call [`Pipeline::advance`] first for the
+    /// timers due before it (or use [`Pipeline::deliver`]). An unknown listener index is
+    /// refused and nothing is counted.
+    pub fn receive(
+        &mut self,
+        listener: usize,
+        id: DatagramId,
+        ts_ns: u64,
+        payload: &[u8],
+    ) -> Result<(), UnknownListener> {
         debug_assert!(!self.stopped, "datagram after stop");
-        let c = &mut self.counters.listener;
-        c.datagrams += 1;
-        c.bytes += payload.len() as u64;
-        let read = if payload.len() > self.config.buffer_size {
-            c.truncated_datagrams += 1;
-            &payload[..self.config.buffer_size]
-        } else {
-            payload
-        };
-        match self.listener {
-            ListenerKind::Udp => {
-                self.counters.assembler.datagrams_in += 1;
-                if let Some(p) = self.assembler.add(id, ts_ns, read) {
-                    self.hand_to_packets_buffer(p);
-                }
-            }
-            ListenerKind::Unix => self.hand_to_packets_buffer(Packet::single(id, ts_ns, read)),
-        }
-    }
-
-    /// Advances to `ts` and receives the datagram.
-    pub fn deliver(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
-        self.advance(ts_ns);
-        self.receive(id, ts_ns, payload);
-    }
-
-    fn hand_to_packets_buffer(&mut self, packet: Packet) {
-        if self.listener == ListenerKind::Udp {
-            self.counters.assembler.packets_out += 1;
-        }
-        self.counters.packets_buffer.packets_in += 1;
-        if let Some(batch) = self.packets_buffer.append(packet) {
-            self.counters.packets_buffer.batches_out += 1;
+        let count = self.listeners.len();
+        let stage = self.listeners.get_mut(listener).ok_or(UnknownListener {
+            index: listener,
+            count,
+        })?;
+        if let Some(batch) = stage.receive(id, ts_ns, payload) {
             self.hand_to_queue(batch);
         }
+        Ok(())
+    }
+
+    /// Advances to `ts` and receives the datagram on listener `listener`.
+    pub fn deliver(
+        &mut self,
+        listener: usize,
+        id: DatagramId,
+        ts_ns: u64,
+        payload: &[u8],
+    ) -> Result<(), UnknownListener> {
+        if listener >= self.listeners.len() {
+            return Err(UnknownListener {
+                index: listener,
+                count: self.listeners.len(),
+            });
+        }
+        self.advance(ts_ns);
+        self.receive(listener, id, ts_ns, payload)
     }
 
     fn hand_to_queue(&mut self, batch: PacketBatch) {
@@ -319,6 +345,11 @@ impl Pipeline {
     /// Counters of every stage, summed over workers and shards.
     pub fn counters(&self) -> StageCounters {
         let mut c = self.counters.clone();
+        for l in &self.listeners {
+            c.listener.add(&l.listener_counters);
+            c.assembler.add(&l.assembler_counters);
+            c.packets_buffer.add(&l.buffer_counters);
+        }
         for w in &self.workers {
             c.workers.add(&w.counters);
             let b = &w.batcher.counters;
@@ -351,30 +382,28 @@ impl Pipeline {
         l
     }
 
-    /// What is held in the stages before the queue (for reports of a stop moment).
+    /// What is held in the stages before the queue (for reports of a stop moment): datagrams
+    /// in the assemblers and packets in the packets buffers, summed over listeners, and
+    /// batches queued.
     pub fn held_before_queue(&self) -> (usize, usize, usize) {
-        (
-            self.assembler.datagrams_held(),
-            self.packets_buffer.packets_held(),
-            self.queue.len(),
-        )
+        let (mut assembled, mut buffered) = (0, 0);
+        for l in &self.listeners {
+            let (a, b) = l.held();
+            assembled += a;
+            buffered += b;
+        }
+        (assembled, buffered, self.queue.len())
     }
 }
 
 impl stop::StopSteps for Pipeline {
+    /// Every listener stops, in index order; each hands its assembler's packet to its packets
+    /// buffer, then the buffer's contents to the queue (see [`ListenerStage::close`]).
     fn stop_listeners(&mut self) {
-        if let Some(p) = self.assembler.flush() {
-            self.counters.assembler.packets_out += 1;
-            self.counters.packets_buffer.packets_in += 1;
-            if let Some(b) = self.packets_buffer.append(p) {
-                self.counters.packets_buffer.batches_out += 1;
-                self.enqueue_on_close(b);
+        for i in 0..self.listeners.len() {
+            for batch in self.listeners[i].close() {
+                self.enqueue_on_close(batch);
             }
-        }
-        if let Some(b) = self.packets_buffer.flush() {
-            self.counters.packets_buffer.batches_out += 1;
-            self.counters.packets_buffer.batches_on_close += 1;
-            self.enqueue_on_close(b);
         }
     }
 
@@ -384,11 +413,8 @@ impl stop::StopSteps for Pipeline {
                 self.counters.queue.batches_drained += 1;
                 self.process(batch);
             } else {
-                let q = &mut self.counters.queue;
-                q.batches_dropped += 1;
+                self.counters.queue.count_dropped(&batch);
                 for p in &batch {
-                    q.packets_dropped += 1;
-                    q.datagrams_dropped += p.segments.len() as u64;
                     self.losses
                         .queue
                         .extend(p.segments.iter().map(|s| s.datagram));

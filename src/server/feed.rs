@@ -84,7 +84,9 @@ fn deliver(pipeline: &mut Pipeline, r: &Received, feed: &mut dyn Feed) -> io::Re
     let Some(id) = feed.admit(r, ts) else {
         return Ok(0);
     };
-    pipeline.deliver(id, ts, &r.payload);
+    pipeline
+        .deliver(r.listener, id, ts, &r.payload)
+        .map_err(io::Error::other)?;
     emit(pipeline, feed)?;
     Ok(1)
 }

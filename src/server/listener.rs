@@ -50,6 +50,8 @@ pub struct Received {
     pub at: Instant,
     /// Longer than the read buffer: `payload` holds only its first `buffer_size + 1` bytes.
     pub truncated: bool,
+    /// The pipeline listener index of the listener that read it (see [`Listener::with_index`]).
+    pub listener: usize,
 }
 
 /// Why a listener could not be set up.
@@ -153,6 +155,7 @@ pub struct Listener {
     stats: Arc<ListenerStats>,
     drops: Option<DropCounter>,
     path: Option<SocketPath>,
+    index: usize,
 }
 
 /// What a stopped listener leaves: its socket, with whatever the kernel still holds unread.
@@ -226,7 +229,15 @@ impl Listener {
             stats: Arc::default(),
             drops,
             path,
+            index: 0,
         })
+    }
+
+    /// Tags what this listener reads with pipeline listener index `index` (0 by default), so
+    /// that several listeners can share one channel and each feed its own packets buffer.
+    pub fn with_index(mut self, index: usize) -> Listener {
+        self.index = index;
+        self
     }
 
     /// The address actually bound (with the port the system picked for port 0).
@@ -265,14 +276,16 @@ impl Listener {
             stats,
             drops,
             path,
+            index,
         } = self;
+        let to = Tagged { tx: &tx, index };
         let leftover = match socket {
             BoundSocket::Datagram(sock) => {
-                read_datagrams(&sock, opts.buffer_size, &tx, &stop, &stats).await;
+                read_datagrams(&sock, opts.buffer_size, to, &stop, &stats).await;
                 Leftover::Datagram(sock)
             }
             BoundSocket::Stream(listener) => {
-                let connections = accept_loop(&listener, opts, &tx, &stop, &stats).await;
+                let connections = accept_loop(&listener, opts, to, &stop, &stats).await;
                 Leftover::Stream {
                     listener,
                     connections,
@@ -326,10 +339,17 @@ async fn read_error(stats: &ListenerStats) {
     runtime::sleep(Duration::from_millis(1)).await;
 }
 
+/// Where a listener hands what it reads: the channel, and the index to tag it with.
+#[derive(Clone, Copy)]
+struct Tagged<'a> {
+    tx: &'a Sender<Received>,
+    index: usize,
+}
+
 async fn read_datagrams(
     sock: &DatagramSocket,
     buffer_size: usize,
-    tx: &Sender<Received>,
+    to: Tagged<'_>,
     stop: &Receiver<()>,
     stats: &ListenerStats,
 ) {
@@ -347,8 +367,9 @@ async fn read_datagrams(
                     payload: buf[..n].to_vec(),
                     at: Instant::now(),
                     truncated,
+                    listener: to.index,
                 };
-                if tx.send(r).await.is_err() {
+                if to.tx.send(r).await.is_err() {
                     return;
                 }
             }
@@ -360,7 +381,7 @@ async fn read_datagrams(
 async fn accept_loop(
     listener: &UnixListener,
     opts: ListenOptions,
-    tx: &Sender<Received>,
+    to: Tagged<'_>,
     stop: &Receiver<()>,
     stats: &Arc<ListenerStats>,
 ) -> Vec<FrameReader> {
@@ -378,7 +399,7 @@ async fn accept_loop(
                 let conn = connection(
                     FrameReader::new(stream),
                     opts.buffer_size,
-                    tx.clone(),
+                    (to.tx.clone(), to.index),
                     stop.clone(),
                     stats.clone(),
                 );
@@ -398,7 +419,7 @@ async fn accept_loop(
 async fn connection(
     mut reader: FrameReader,
     buffer_size: usize,
-    tx: Sender<Received>,
+    (tx, index): (Sender<Received>, usize),
     stop: Receiver<()>,
     stats: Arc<ListenerStats>,
 ) -> Option<FrameReader> {
@@ -413,6 +434,7 @@ async fn connection(
                         payload,
                         at: Instant::now(),
                         truncated,
+                        listener: index,
                     };
                     if tx.send(r).await.is_err() {
                         return None;

@@ -212,6 +212,7 @@ mod tests {
             payload: p.to_vec(),
             at: Instant::now(),
             truncated: false,
+            listener: 0,
         }
     }
 

@@ -188,6 +188,7 @@ async fn drain(
         truncated: payload.len() > buffer_size,
         payload: payload.to_vec(),
         at: Instant::now(),
+        listener: 0,
     };
     match leftover {
         Leftover::Datagram(sock) => {

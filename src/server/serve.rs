@@ -2,6 +2,8 @@
 //!
 //! Listener tasks read the sockets and hand datagrams over a bounded channel to the pipeline
 //! task (this thread), which writes flushed items as JSON lines as soon as they are flushed.
+//! Each datagram is tagged with its listener's index in the pipeline, so UDP and Unix listeners
+//! mix: each has its own packets buffer, and an assembler for UDP only, as in the reference.
 //! The stop, when the stop channel is closed (by a signal handler): the listeners stop reading
 //! and drop their end of the channel; the pipeline task hands on what they had read, then the
 //! pipeline runs its stop sequence ([`crate::pipeline::stop::stop_sequence`], through
@@ -13,7 +15,7 @@ use super::listener::{Listener, ListenerCounts, ListenerStats, Received};
 use crate::pipeline::counters::StageCounters;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
+use crate::pipeline::{Pipeline, PipelineConfig, StopSettings};
 use crate::runtime::{self, Receiver};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -39,11 +41,6 @@ pub struct ServeOptions {
 pub enum ServeError {
     #[error("no address to listen on")]
     NoListener,
-    #[error(
-        "cannot mix UDP and Unix listeners in one server: the pipeline packs UDP datagrams \
-         into packets and never packs Unix ones (run one server per kind)"
-    )]
-    MixedListeners,
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
     #[error("cannot write {}: {error}", path.display())]
@@ -55,6 +52,9 @@ pub enum ServeError {
 pub struct LostSummary {
     /// Datagrams still queued when the workers exited without draining.
     pub queue_datagrams: u64,
+    /// Their non-empty lines, and the samples those held (unparseable lines hold none).
+    pub queue_lines: u64,
+    pub queue_samples: u64,
     /// Samples in buckets still open at the final flush.
     pub open_bucket_samples: u64,
     /// Samples dropped at a sampler's context limit.
@@ -65,6 +65,8 @@ impl LostSummary {
     pub fn of(c: &StageCounters) -> LostSummary {
         LostSummary {
             queue_datagrams: c.queue.datagrams_dropped,
+            queue_lines: c.queue.lines_dropped,
+            queue_samples: c.queue.samples_dropped,
             open_bucket_samples: c.open_bucket_samples_dropped,
             context_limit_samples: c.samplers.dropped_context_limit,
         }
@@ -94,16 +96,9 @@ pub struct ServeReport {
     pub kernel_drops_scope: Option<DropScope>,
     pub stage_counters: StageCounters,
     pub lost: LostSummary,
-}
-
-/// The listener kind of the pipeline: every listener must be of the same kind.
-pub fn pipeline_kind(listeners: &[Listener]) -> Result<ListenerKind, ServeError> {
-    let first = listeners.first().ok_or(ServeError::NoListener)?.kind();
-    if listeners.iter().all(|l| l.kind() == first) {
-        Ok(first)
-    } else {
-        Err(ServeError::MixedListeners)
-    }
+    /// The reader of the flushed output went away (broken pipe): the server stopped itself, and
+    /// what it flushed after that was not written.
+    pub flushed_out_closed: bool,
 }
 
 struct Watched {
@@ -146,6 +141,10 @@ struct ServeFeed {
     clock: WallClock,
     next_id: DatagramId,
     out: Box<dyn Write>,
+    /// Set when a write of the flushed output met a broken pipe: nothing more is written.
+    out_closed: bool,
+    /// The listeners' stop channel, closed here when the output's reader goes away.
+    stop: Receiver<()>,
     settings: StopSettings,
     watched: Vec<Watched>,
     stats_json: Option<PathBuf>,
@@ -167,6 +166,7 @@ impl ServeFeed {
             kernel_drops_scope,
             lost: LostSummary::of(&counters),
             stage_counters: counters,
+            flushed_out_closed: self.out_closed,
         }
     }
 }
@@ -182,8 +182,22 @@ impl Feed for ServeFeed {
         Some(id)
     }
 
+    /// A reader of the flushed output that goes away (`serve … | head`) ends the server the
+    /// way a signal does: the listeners stop, everything they read goes through the stop
+    /// sequence, and the exit is clean; only the writing stops. Other write errors end it.
     fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
-        write_jsonl(&mut self.out, &items)
+        if self.out_closed {
+            return Ok(());
+        }
+        match write_jsonl(&mut self.out, &items) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.out_closed = true;
+                eprintln!("note: the flushed output was closed by its reader: stopping");
+                self.stop.close();
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// The periodic stats: a failed write is a warning, not a reason to stop serving (the
@@ -211,19 +225,25 @@ pub fn write_stats(path: &Path, report: &ServeReport) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Runs a server on `listeners` until `stop` is closed, then stops it and returns the final
-/// report (also written to `stats_json`).
+/// Runs a server on `listeners` until `stop` is closed (by the caller, or here when the
+/// flushed output's reader goes away), then stops it and returns the final report (also
+/// written to `stats_json`).
 pub fn serve(
     listeners: Vec<Listener>,
     opts: ServeOptions,
     stop: Receiver<()>,
 ) -> Result<ServeReport, ServeError> {
-    let kind = pipeline_kind(&listeners)?;
+    if listeners.is_empty() {
+        return Err(ServeError::NoListener);
+    }
+    // One pipeline listener per socket, in the same order: each datagram is tagged with its
+    // listener's index and enters that listener's assembler (UDP) or packets buffer.
+    let kinds: Vec<_> = listeners.iter().map(Listener::kind).collect();
     let clock = WallClock::now();
-    let mut pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::with_listeners(
         opts.config.clone(),
         opts.settings,
-        kind,
+        &kinds,
         clock.ns(Instant::now()),
     );
     let watched: Vec<Watched> = listeners
@@ -238,6 +258,8 @@ pub fn serve(
         clock,
         next_id: 0,
         out: opts.flushed_out,
+        out_closed: false,
+        stop: stop.clone(),
         settings: opts.settings,
         watched,
         stats_json: opts.stats_json,
@@ -252,7 +274,8 @@ pub fn serve(
         let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
         let tasks: Vec<_> = listeners
             .into_iter()
-            .map(|l| runtime::spawn(l.run(tx.clone(), stop.clone())))
+            .enumerate()
+            .map(|(i, l)| runtime::spawn(l.with_index(i).run(tx.clone(), stop.clone())))
             .collect();
         drop(tx);
         feed::run(&mut pipeline, &rx, &mut feed, feed::TICK)

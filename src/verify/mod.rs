@@ -187,6 +187,17 @@ pub fn verify(
             unsupported.len()
         ));
     }
+    let lost_in_queue = fates
+        .iter()
+        .filter(|f| **f == Fate::Lost(Stage::Queue))
+        .count() as u64;
+    let q = &counters.queue;
+    if q.samples_dropped + q.rejected_lines_dropped != lost_in_queue {
+        errors.push(format!(
+            "the queue dropped {} samples and {} unparseable lines, the ledger counts {lost_in_queue} entries lost there",
+            q.samples_dropped, q.rejected_lines_dropped
+        ));
+    }
     let parsed_rejections = fates
         .iter()
         .zip(&ledger.entries)

@@ -40,10 +40,20 @@ impl Running {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        Running::spawn_with_stdout(args, Stdio::null())
+    }
+
+    /// [`Running::spawn`] with stdout going to `stdout` (`Stdio::piped()`: take it from
+    /// `child.stdout`).
+    pub fn spawn_with_stdout<I, S>(args: I, stdout: Stdio) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut child = bin()
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawns");
@@ -66,18 +76,25 @@ impl Running {
 
     /// The address of the first `listening on ADDR` line.
     pub fn listening(&mut self) -> String {
+        self.listening_on(1).remove(0)
+    }
+
+    /// The addresses of the first `n` `listening on ADDR` lines, in the order printed.
+    pub fn listening_on(&mut self, n: usize) -> Vec<String> {
         let end = Instant::now() + DEADLINE;
-        loop {
+        let mut found = Vec::new();
+        while found.len() < n {
             let left = end.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(l) => {
                     if let Some(a) = l.strip_prefix("listening on ") {
-                        return a.to_string();
+                        found.push(a.to_string());
                     }
                 }
                 Err(_) => panic!("no `listening on` line; stderr: {}", self.stderr()),
             }
         }
+        found
     }
 
     pub fn signal(&self, sig: i32) {
