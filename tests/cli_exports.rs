@@ -81,7 +81,7 @@ fn every_export_agrees_with_the_terminal_report() {
         assert_eq!(numbers, expect, "{name}");
         assert!(row.ends_with(&s["verdict"].as_str().unwrap().to_uppercase()));
         // The stage-counter row of the scenario: datagrams read, then packets, batches, the
-        // queue's drop, lines parsed — the pipeline's own counters, as in the JSON.
+        // samples the queue dropped, lines parsed — the pipeline's own counters, as in the JSON.
         let stages = terminal
             .lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -93,10 +93,7 @@ fn every_export_agrees_with_the_terminal_report() {
             .collect();
         let k = &s["stage_counters"];
         assert_eq!(numbers[0], k["listener"]["datagrams"].as_u64().unwrap());
-        assert_eq!(
-            numbers[3],
-            k["queue"]["datagrams_dropped"].as_u64().unwrap()
-        );
+        assert_eq!(numbers[3], k["queue"]["samples_dropped"].as_u64().unwrap());
         assert_eq!(numbers[4], k["workers"]["lines"].as_u64().unwrap());
     }
 

@@ -130,7 +130,7 @@ fn stage_table(report: &Report) -> String {
         ("datagrams", &["/listener/datagrams"]),
         ("packets", &["/packets_buffer/packets_in"]),
         ("batches", &["/queue/batches_in"]),
-        ("queue dropped", &["/queue/datagrams_dropped"]),
+        ("queue dropped", &["/queue/samples_dropped"]),
         ("lines parsed", &["/workers/lines"]),
         ("metric samples", &["/workers/samples"]),
         ("rejected", &["/workers/rejected_lines"]),
