@@ -438,7 +438,11 @@ impl stop::StopSteps for Pipeline {
 
     fn drain_samplers(&mut self) {
         // Samplers aggregate each batch as it is handed over on the virtual clock: their input
-        // is empty here.
+        // is empty here. This models a sampler that keeps up with its input channel, so the
+        // reference's "sampler input channel" loss (flag off: samples still in the channel at
+        // the stop may never be aggregated) is always 0 here: it depends on goroutine
+        // scheduling, and a deterministic verdict cannot. What the batchers handed over before
+        // the stop is therefore in a bucket, flushed or dropped with it.
     }
 
     fn final_flush(&mut self, force_all: bool) {
