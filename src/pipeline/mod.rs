@@ -197,17 +197,18 @@ impl Pipeline {
 
     /// The timer due first, and when (ties broken by [`Timer`]'s order, then listener index).
     fn next_timer(&self) -> (u64, Timer) {
-        let mut due = vec![(self.flush_ticker.next_ns(), Timer::Flush)];
+        // Called for every datagram: a running minimum, no allocation.
+        let mut next = (self.flush_ticker.next_ns(), Timer::Flush);
         if let Some(t) = self.queue.next_ready_ns() {
-            due.push((t, Timer::Queue));
+            next = next.min((t, Timer::Queue));
         }
         for (i, l) in self.listeners.iter().enumerate() {
             if let Some(t) = l.assembler_due_ns() {
-                due.push((t, Timer::Assembler(i)));
+                next = next.min((t, Timer::Assembler(i)));
             }
-            due.push((l.buffer_due_ns(), Timer::PacketsBuffer(i)));
+            next = next.min((l.buffer_due_ns(), Timer::PacketsBuffer(i)));
         }
-        due.into_iter().min().unwrap_or((u64::MAX, Timer::Flush))
+        next
     }
 
     /// Moves the clock to `now`, firing every timer due on the way, each at its own time, in
