@@ -6,6 +6,8 @@ use crate::report::{Report, Verdict};
 pub const SUCCESS: i32 = 0;
 /// Loss (or a surplus) where the expectation forbids it.
 pub const EXPECTATION_FAILED: i32 = 1;
+/// `replay`: some datagrams could not be delivered (the code of a failed expectation).
+pub const UNDELIVERED: i32 = 1;
 /// Usage or configuration error.
 pub const USAGE: i32 = 2;
 /// Input error: unreadable, corrupt or truncated source.
@@ -38,3 +40,18 @@ pub fn for_report(report: &Report) -> i32 {
         SUCCESS
     }
 }
+
+/// The exit codes of `replay`, in its `--help` and the README: it has no expectation to check,
+/// so 1 means datagrams that could not be delivered.
+pub const REPLAY_TABLE: &str =
+    "When the server goes away: over udp and unixgram a refused send is counted and the
+replay goes on (a unixgram socket is connected again as soon as a server is back at its
+path); over unix (stream) the replay stops, the stream is not reconnected. The summary of
+what was sent is printed in every case.
+
+Exit codes:
+  0  every datagram was sent (also when stopped by SIGINT/SIGTERM)
+  1  some datagrams could not be delivered: refused sends (counted), or the server closed
+     the unix stream
+  2  usage or configuration error, including nothing listening at a unix socket path at start
+  3  input error: unreadable, corrupt or truncated source";

@@ -44,6 +44,7 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Send SOURCE to any DogStatsD server at its own cadence, a speed factor, a fixed rate, or
     /// as fast as possible.
+    #[command(after_help = crate::exit::REPLAY_TABLE)]
     Replay(replay::ReplayArgs),
     /// Listen on a socket and write what arrives as a Datadog agent capture file.
     Record(record::RecordArgs),

@@ -1,15 +1,15 @@
 //! `lastbucket replay SOURCE --to ADDR`: sends a source to any DogStatsD server.
 
 use super::source_args::SourceArgs;
-use crate::replay::{self, Client, Pace, ReplayError, ReplayOptions, ReplayStats};
+use crate::output::progress::replay_bar;
+use crate::replay::progress::{bar_length, position, Extent};
+use crate::replay::{self, Client, End, Pace, ReplayOptions, ReplayStats};
 use crate::server::signals::on_stop_signals;
 use crate::server::Address;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 #[command(mut_arg("rate", |a| a.help(
@@ -69,6 +69,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         Ok(s) => s,
         Err(e) => return usage(&e),
     };
+    // Nothing listening at start is a configuration error (the wrong path, a server not
+    // started); a server going away later is a delivery failure (exit 1).
     let mut client = match Client::connect(&args.to) {
         Ok(c) => c,
         Err(e) => return usage(&e),
@@ -78,39 +80,67 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         let stop = stop.clone();
         on_stop_signals(move || stop.store(true, Ordering::Relaxed))?
     };
-    let bar = progress_bar();
+    // The pre-pass that gives the bar its length costs a read of the source: only for a bar
+    // that will be seen, of a replay that ends.
+    let length = (std::io::stderr().is_terminal() && args.loops > 0)
+        .then(|| Extent::measure(&source))
+        .flatten()
+        .and_then(|e| bar_length(pace, &e, args.loops));
+    let bar = replay_bar(length);
     let opts = ReplayOptions {
         pace,
         loops: args.loops,
     };
-    let result = replay::replay(&source, &mut client, &opts, &stop, &mut |s| {
-        bar.set_message(summary(s));
+    let outcome = replay::replay(&source, &mut client, &opts, &stop, &mut |s| {
+        if let Some(l) = length {
+            bar.set_position(position(l.measure, s));
+        }
+        bar.set_message(running(s));
     });
     bar.finish_and_clear();
-    match result {
-        Ok(stats) => {
-            eprintln!("{} to {}", summary(&stats), args.to);
-            if stats.send_errors > 0 {
-                eprintln!(
-                    "{} sends failed (last: {})",
-                    stats.send_errors,
-                    stats.last_error.as_deref().unwrap_or("?")
-                );
-            }
-            for note in source.read_stats().iter().flat_map(|r| r.summary().notes()) {
-                eprintln!("source: {note}");
-            }
-            if stats.interrupted {
+
+    let stats = &outcome.stats;
+    // What was sent, in every case but a source unreadable from its start.
+    if stats.attempted() > 0 || !matches!(outcome.end, End::Source(_)) {
+        eprintln!("{} to {}", summary(stats), args.to);
+    }
+    if stats.failed > 0 {
+        eprintln!(
+            "{} datagram{} could not be delivered (last error: {})",
+            stats.failed,
+            if stats.failed == 1 { "" } else { "s" },
+            stats.last_error.as_deref().unwrap_or("?")
+        );
+    }
+    if stats.reconnects > 0 {
+        eprintln!("reconnected {} times", stats.reconnects);
+    }
+    for note in source.read_stats().iter().flat_map(|r| r.summary().notes()) {
+        eprintln!("source: {note}");
+    }
+    Ok(match outcome.end {
+        End::Source(e) => {
+            eprintln!("Error: {e}");
+            crate::exit::INPUT
+        }
+        End::Closed(e) => {
+            eprintln!(
+                "stopped: the server closed the stream ({e}); it is not reconnected, and what \
+                 it had not read is lost"
+            );
+            crate::exit::UNDELIVERED
+        }
+        End::Interrupted | End::Complete => {
+            if matches!(outcome.end, End::Interrupted) {
                 eprintln!("interrupted after {} complete passes", stats.loops);
             }
-            Ok(crate::exit::SUCCESS)
+            if stats.failed > 0 {
+                crate::exit::UNDELIVERED
+            } else {
+                crate::exit::SUCCESS
+            }
         }
-        Err(ReplayError::Source(e)) => {
-            eprintln!("Error: {e}");
-            Ok(crate::exit::INPUT)
-        }
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 fn summary(s: &ReplayStats) -> String {
@@ -128,15 +158,11 @@ fn summary(s: &ReplayStats) -> String {
     )
 }
 
-/// A spinner with the running counts; hidden when stderr is not a terminal.
-fn progress_bar() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+/// The running counts beside the bar: short, the bar takes the room.
+fn running(s: &ReplayStats) -> String {
+    let mut m = format!("{} sent, {:.0}/s", s.datagrams, s.rate());
+    if s.failed > 0 {
+        m.push_str(&format!(", {} failed", s.failed));
     }
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
+    m
 }
