@@ -254,15 +254,22 @@ impl Pipeline {
         payload: &[u8],
     ) -> Result<(), UnknownListener> {
         debug_assert!(!self.stopped, "datagram after stop");
-        let count = self.listeners.len();
-        let stage = self.listeners.get_mut(listener).ok_or(UnknownListener {
-            index: listener,
-            count,
-        })?;
-        if let Some(batch) = stage.receive(id, ts_ns, payload) {
+        self.known_listener(listener)?;
+        if let Some(batch) = self.listeners[listener].receive(id, ts_ns, payload) {
             self.hand_to_queue(batch);
         }
         Ok(())
+    }
+
+    fn known_listener(&self, index: usize) -> Result<(), UnknownListener> {
+        if index < self.listeners.len() {
+            Ok(())
+        } else {
+            Err(UnknownListener {
+                index,
+                count: self.listeners.len(),
+            })
+        }
     }
 
     /// Advances to `ts` and receives the datagram on listener `listener`.
@@ -273,12 +280,8 @@ impl Pipeline {
         ts_ns: u64,
         payload: &[u8],
     ) -> Result<(), UnknownListener> {
-        if listener >= self.listeners.len() {
-            return Err(UnknownListener {
-                index: listener,
-                count: self.listeners.len(),
-            });
-        }
+        // Refused before the clock moves: an unknown listener changes nothing.
+        self.known_listener(listener)?;
         self.advance(ts_ns);
         self.receive(listener, id, ts_ns, payload)
     }
