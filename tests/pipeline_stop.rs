@@ -70,6 +70,18 @@ fn go_on(
     (r, ledger)
 }
 
+/// The verifier's view of a run with no socket in front of it.
+fn checked(r: &RunResult, ledger: &Ledger, config: &PipelineConfig) -> verify::Verification {
+    verify::verify(
+        ledger,
+        &r.flushed,
+        &r.counters,
+        &r.losses,
+        &HashSet::new(),
+        config,
+    )
+}
+
 fn config() -> PipelineConfig {
     PipelineConfig {
         workers: 2,
@@ -101,14 +113,7 @@ fn flag_on_with_drain_flushes_every_sample() {
         "the stream must leave datagrams held at stop"
     );
     assert_eq!(r.held_at_stop.0 as u64, held_datagrams());
-    let v = verify::verify(
-        &ledger,
-        &r.flushed,
-        &r.counters,
-        &r.losses,
-        &HashSet::new(),
-        &config(),
-    );
+    let v = checked(&r, &ledger, &config());
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     assert_eq!(v.counts.sent, COUNT * SAMPLES_PER_DATAGRAM);
     assert_eq!(v.counts.lost, 0);
@@ -132,14 +137,7 @@ fn flag_on_with_drain_flushes_every_sample() {
 #[test]
 fn flag_off_drops_the_open_bucket_and_the_undrained_queue() {
     let (r, ledger) = go(&config(), settings(false, BatcherDrain::Auto));
-    let v = verify::verify(
-        &ledger,
-        &r.flushed,
-        &r.counters,
-        &r.losses,
-        &HashSet::new(),
-        &config(),
-    );
+    let v = checked(&r, &ledger, &config());
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     let held = held_datagrams();
     assert_eq!(r.counters.queue.datagrams_dropped, held);
@@ -171,14 +169,7 @@ fn flag_off_drops_the_open_bucket_and_the_undrained_queue() {
 #[test]
 fn flag_on_without_drain_loses_the_queue_but_flushes_the_open_bucket() {
     let (r, ledger) = go(&config(), settings(true, BatcherDrain::Never));
-    let v = verify::verify(
-        &ledger,
-        &r.flushed,
-        &r.counters,
-        &r.losses,
-        &HashSet::new(),
-        &config(),
-    );
+    let v = checked(&r, &ledger, &config());
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     assert_eq!(
         v.counts.lost_by_stage["queue"],
@@ -222,14 +213,7 @@ fn packets_held_in_the_packets_buffer_at_stop() {
             (0, held as usize, 0),
             "held in the packets buffer only"
         );
-        let v = verify::verify(
-            &ledger,
-            &r.flushed,
-            &r.counters,
-            &r.losses,
-            &HashSet::new(),
-            &config(),
-        );
+        let v = checked(&r, &ledger, &config());
         assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
         assert_eq!(v.counts.sent, COUNT * LINES_PER_UNIX_DATAGRAM);
         // The listener's stop hands the buffered packets to the queue in one batch.
@@ -299,25 +283,11 @@ fn queued_batches_are_drained_or_dropped() {
     };
     let (r, ledger) = go(&cfg, settings(true, BatcherDrain::Never));
     assert!(r.held_at_stop.2 > 0, "batches must be queued at stop");
-    let v = verify::verify(
-        &ledger,
-        &r.flushed,
-        &r.counters,
-        &r.losses,
-        &HashSet::new(),
-        &cfg,
-    );
+    let v = checked(&r, &ledger, &cfg);
     assert!(v.accounting_errors.is_empty(), "{:?}", v.accounting_errors);
     assert!(v.counts.lost_by_stage["queue"] > held_datagrams() * SAMPLES_PER_DATAGRAM);
     let (r, ledger) = go(&cfg, settings(true, BatcherDrain::Auto));
-    let v = verify::verify(
-        &ledger,
-        &r.flushed,
-        &r.counters,
-        &r.losses,
-        &HashSet::new(),
-        &cfg,
-    );
+    let v = checked(&r, &ledger, &cfg);
     assert_eq!(v.counts.lost, 0);
     assert_eq!(
         r.counters.queue.batches_drained as usize,
