@@ -150,11 +150,11 @@ fn a_missing_or_changed_point_is_an_accounting_error() {
             }),
         ),
         (
-            "sketch avg changed",
+            "sketch avg outside its range",
             Box::new(|f| {
                 for i in f.iter_mut() {
                     if let FlushedItem::Sketch(s) = i {
-                        s.avg += 1.0;
+                        s.avg = s.max + 1.0;
                     }
                 }
             }),

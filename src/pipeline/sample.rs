@@ -39,6 +39,7 @@ impl Context {
                 host = h.to_string();
             } else if tag.starts_with("dd.internal.entity_id:")
                 || tag.starts_with("dd.internal.card:")
+                || tag.starts_with("dd.internal.jmx_check_name:")
             {
                 // Origin metadata the reference takes out of the tags (for its tagger).
             } else {
@@ -53,6 +54,19 @@ impl Context {
             tags: out,
             host,
             key,
+        }
+    }
+
+    /// The context of an event or a service check: their own `h:` field, when not empty,
+    /// wins over a `host:` tag (the reference's `enrichEvent` / `enrichServiceCheck`).
+    pub fn with_explicit_host(self, host: Option<&str>) -> Context {
+        match host.filter(|h| !h.is_empty()) {
+            Some(h) => Context {
+                key: context_key(&self.name, &self.tags, h),
+                host: h.to_string(),
+                ..self
+            },
+            None => self,
         }
     }
 }

@@ -108,30 +108,27 @@ impl Worker {
                 }
                 Ok(Line::Event(e)) => {
                     self.counters.events += 1;
-                    let ctx = Context::new(
-                        e.title,
-                        protocol::split_tags(e.raw_tags),
-                        e.hostname.unwrap_or(&self.hostname),
-                    );
+                    let ctx =
+                        Context::new(e.title, protocol::split_tags(e.raw_tags), &self.hostname)
+                            .with_explicit_host(e.hostname);
                     self.batcher.append_event(EventItem {
-                        title: e.title.to_string(),
+                        title: protocol::unescape_event_text(e.title).into_owned(),
                         text: protocol::unescape_event_text(e.text).into_owned(),
                         ts: e.timestamp.unwrap_or_else(|| secs(segment.ts_ns)),
                         host: ctx.host,
                         tags: ctx.tags,
                         aggregation_key: e.aggregation_key.map(str::to_string),
-                        priority: e.priority.map(str::to_string),
+                        // The reference's defaults when the line sets none (or an invalid one).
+                        priority: Some(e.priority.unwrap_or("normal").to_string()),
                         source_type_name: e.source_type.map(str::to_string),
-                        alert_type: e.alert_type.map(str::to_string),
+                        alert_type: Some(e.alert_type.unwrap_or("info").to_string()),
                     });
                 }
                 Ok(Line::ServiceCheck(c)) => {
                     self.counters.service_checks += 1;
-                    let ctx = Context::new(
-                        c.name,
-                        protocol::split_tags(c.raw_tags),
-                        c.hostname.unwrap_or(&self.hostname),
-                    );
+                    let ctx =
+                        Context::new(c.name, protocol::split_tags(c.raw_tags), &self.hostname)
+                            .with_explicit_host(c.hostname);
                     self.batcher.append_service_check(ServiceCheckItem {
                         check: c.name.to_string(),
                         status: c.status,

@@ -215,16 +215,13 @@ impl Ledger {
                     }
                 }
                 Ok(Line::Event(e)) => {
-                    let c = Context::new(
-                        e.title,
-                        protocol::split_tags(e.raw_tags),
-                        e.hostname.unwrap_or(hostname),
-                    );
+                    let c = Context::new(e.title, protocol::split_tags(e.raw_tags), hostname)
+                        .with_explicit_host(e.hostname);
                     self.entries.push(Entry {
                         id: id(0),
                         entry_type: EntryType::Event,
                         body: EntryBody::Event {
-                            title: e.title.to_string(),
+                            title: protocol::unescape_event_text(e.title).into_owned(),
                             text: protocol::unescape_event_text(e.text).into_owned(),
                             ts: e.timestamp.unwrap_or(arrival_s),
                             host: c.host,
@@ -234,11 +231,8 @@ impl Ledger {
                     });
                 }
                 Ok(Line::ServiceCheck(s)) => {
-                    let c = Context::new(
-                        s.name,
-                        protocol::split_tags(s.raw_tags),
-                        s.hostname.unwrap_or(hostname),
-                    );
+                    let c = Context::new(s.name, protocol::split_tags(s.raw_tags), hostname)
+                        .with_explicit_host(s.hostname);
                     self.entries.push(Entry {
                         id: id(0),
                         entry_type: EntryType::ServiceCheck,

@@ -269,7 +269,7 @@ pub fn predict(
                         "max" => (sorted.last().map_or(0.0, |s| s.0), SeriesType::Gauge),
                         "min" => (sorted.first().map_or(0.0, |s| s.0), SeriesType::Gauge),
                         "median" => (
-                            weighted_rank(&sorted, (g.hist_count - 1) / 2),
+                            weighted_rank(&sorted, (g.hist_count - 1) / 2).unwrap_or(0.0),
                             SeriesType::Gauge,
                         ),
                         "avg" => (g.hist_sum / g.hist_count as f64, SeriesType::Gauge),
@@ -281,11 +281,9 @@ pub fn predict(
                 }
                 for p in &percentiles {
                     let target = (i64::from(*p) * g.hist_count - 1) / 100;
-                    put(
-                        &format!(".{p}percentile"),
-                        SeriesType::Gauge,
-                        weighted_rank(&sorted, target),
-                    );
+                    if let Some(v) = weighted_rank(&sorted, target) {
+                        put(&format!(".{p}percentile"), SeriesType::Gauge, v);
+                    }
                 }
             }
             None => {}
@@ -335,14 +333,14 @@ fn number(v: &SampleValue) -> f64 {
 }
 
 /// The value at weighted rank `target` (0-based) of values sorted ascending: the first value
-/// whose cumulative weight passes `target`.
-fn weighted_rank(sorted: &[(f64, i64)], target: i64) -> f64 {
+/// whose cumulative weight passes `target`; none when the weights never do (all 0).
+fn weighted_rank(sorted: &[(f64, i64)], target: i64) -> Option<f64> {
     let mut seen = 0i64;
     for (v, w) in sorted {
         seen += w;
         if seen > target {
-            return *v;
+            return Some(*v);
         }
     }
-    sorted.last().map_or(0.0, |s| s.0)
+    None
 }

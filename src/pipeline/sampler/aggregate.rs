@@ -119,7 +119,9 @@ impl Histogram {
             let (value, is_rate) = match agg.as_str() {
                 "max" => (self.samples[self.samples.len() - 1].0, false),
                 "min" => (self.samples[0].0, false),
-                "median" => (self.rank((self.count - 1) / 2), false),
+                // No weight past the target (every weight 0: rates above 1 make `int64(1 / rate)`
+                // 0) leaves the reference's value at 0.
+                "median" => (self.rank((self.count - 1) / 2).unwrap_or(0.0), false),
                 "avg" => (self.sum / self.count as f64, false),
                 "sum" => (self.sum, false),
                 "count" => (self.count as f64 / interval as f64, true),
@@ -133,25 +135,28 @@ impl Histogram {
         }
         for p in percentiles {
             let target = (i64::from(*p) * self.count - 1) / 100;
-            out.push(AggregateValue {
-                suffix: format!(".{p}percentile"),
-                is_rate: false,
-                value: self.rank(target),
-            });
+            // The reference emits a percentile only once some cumulative weight passes it.
+            if let Some(value) = self.rank(target) {
+                out.push(AggregateValue {
+                    suffix: format!(".{p}percentile"),
+                    is_rate: false,
+                    value,
+                });
+            }
         }
         out
     }
 
-    /// The first sample whose cumulative weight exceeds `target`.
-    fn rank(&self, target: i64) -> f64 {
+    /// The first sample whose cumulative weight exceeds `target`, if any does.
+    fn rank(&self, target: i64) -> Option<f64> {
         let mut weight = 0;
         for (v, w) in &self.samples {
             weight += w;
             if weight > target {
-                return *v;
+                return Some(*v);
             }
         }
-        self.samples[self.samples.len() - 1].0
+        None
     }
 }
 
