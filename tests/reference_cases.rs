@@ -155,3 +155,17 @@ fn a_counters_zero_fill_lands_in_a_gauge_of_the_same_context() {
         ]
     );
 }
+
+#[test]
+fn a_counters_zero_fill_lands_in_a_histogram_of_the_same_context() {
+    // The zero sample joins the histogram: count 2 (0.2/s), min 0, max 5, avg 2.5.
+    let items = flushed_stream(&[
+        (1_700_000_001, "m:1|c"),
+        (1_700_000_012, "m:5|h"),
+        (1_700_000_013, "other:1|g"),
+    ]);
+    let point = |m: &str| find(&items, "series", m)["points"][0][1].as_f64().unwrap();
+    assert_eq!(point("m.count"), 0.2);
+    assert_eq!(point("m.max"), 5.0);
+    assert_eq!(point("m.avg"), 2.5);
+}

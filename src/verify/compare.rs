@@ -146,6 +146,24 @@ impl Comparison {
     }
 }
 
+/// Whether a non-counter point belongs to a context that was also sent as a counter: the gauge
+/// or set itself (`m`), or a histogram aggregate of it (`m.max`, `m.95percentile`, …).
+fn shares_a_counters_context(key: &PointKey, counter_metrics: &dyn Fn(&PointKey) -> bool) -> bool {
+    if key.series_type == SeriesType::Gauge && counter_metrics(key) {
+        return true;
+    }
+    let Some((base, suffix)) = key.metric.rsplit_once('.') else {
+        return false;
+    };
+    let aggregate = matches!(suffix, "max" | "min" | "median" | "avg" | "sum" | "count")
+        || suffix.ends_with("percentile");
+    aggregate
+        && counter_metrics(&PointKey {
+            metric: base.to_string(),
+            ..key.clone()
+        })
+}
+
 /// Compares `actual` with `expected` (the prediction given the reported losses); `lossless` is
 /// the prediction with no loss at all, which tells a surplus from a point reported lost.
 pub fn compare(
@@ -176,14 +194,13 @@ pub fn compare(
                     c.zero_fill += u64::from(extra);
                 } else if got.n > want.n {
                     c.duplicates += u64::from(got.n - want.n);
-                } else if key.series_type == SeriesType::Gauge
-                    && counter_metrics(key)
-                    && !got.same_values(want)
+                } else if shares_a_counters_context(key, counter_metrics) && !got.same_values(want)
                 {
-                    // A context sent both as a counter and as a gauge or set (the context key
-                    // has no type): the reference's zero-fill of the live counter is added into
-                    // whatever metric holds the context in that bucket, so a gauge reads 0 and a
-                    // set gains the member "0.0". Not a loss; counted with the zero-fills.
+                    // A context sent both as a counter and as a gauge, set or histogram (the
+                    // context key has no type): the reference's zero-fill of the live counter
+                    // is added into whatever metric holds the context in that bucket, so a
+                    // gauge reads 0, a set gains the member "0.0", a histogram a 0 sample. Not
+                    // a loss; counted with the zero-fills.
                     c.zero_fill += u64::from(got.n);
                 } else if !got.same_values(want) {
                     c.mismatch(format!(
