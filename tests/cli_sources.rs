@@ -276,3 +276,36 @@ fn lines_past_the_read_buffer_are_lost_at_the_socket_not_forgotten() {
     assert_eq!(c["lost_by_stage"]["socket"], 2078);
     assert_eq!(report["source"]["samples"], 3001);
 }
+
+#[test]
+fn port_and_input_format_options() {
+    let pcap = fixture("python-client.pcap");
+    let datagrams = |port: &str| {
+        let (code, v) = json_report(
+            lastbucket()
+                .arg("inspect")
+                .arg(&pcap)
+                .args(["--format", "json", "--port", port]),
+        );
+        assert_eq!(code, 0);
+        (
+            v["datagrams"].as_u64().unwrap(),
+            v["read"]["skipped_other_port"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(datagrams("8125"), (738, 0));
+    assert_eq!(datagrams("any"), (738, 0));
+    assert_eq!(datagrams("9999"), (0, 738));
+    // Detection says text; --input-format jsonl reads it as JSON lines and fails on line 1.
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("plain.dat");
+    std::fs::write(&text, "a:1|c\n").unwrap();
+    lastbucket().arg("inspect").arg(&text).assert().success();
+    lastbucket()
+        .arg("inspect")
+        .arg(&text)
+        .args(["--input-format", "jsonl"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("line 1"));
+}

@@ -111,3 +111,23 @@ fn bad_spreads_are_usage_errors() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_sweep_over_real_client_traffic_every_second() {
+    // The Node.js client's pcap: its own timestamps place every stop moment.
+    let (code, report) = json_report(
+        lastbucket()
+            .arg("sweep")
+            .arg(common::fixture("node-client.pcap"))
+            .args(["--every", "1s", "--export-json", "-", "--quiet"]),
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["source"]["kind"], "pcap");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert!(scenarios.len() >= 2, "{report}");
+    for s in scenarios {
+        if s["settings"]["flush_incomplete_buckets"] == true {
+            assert_eq!(lost(s), 0, "{}", s["name"]);
+        }
+    }
+}
