@@ -89,7 +89,8 @@ const METRICS: &[Exp] = &[
     Exp { line: "m:1|c|@0.5|@0.25", rate: 0.25, ..M },
     // tags: raw after `#`, `:` inside values kept, last `#` field wins
     Exp { line: "m:1|c|#env:prod,url:http://x:80/a", tags: &["env:prod", "url:http://x:80/a"], ..M },
-    Exp { line: "m:1|c|#a,,b,", tags: &["a", "b"], ..M },
+    // Empty tags are kept, as the agent's parseTags keeps them.
+    Exp { line: "m:1|c|#a,,b,", tags: &["a", "", "b", ""], ..M },
     Exp { line: "m:1|c|#", ..M },
     Exp { line: "m:1|c|#a|#b", tags: &["b"], ..M },
     Exp { line: "m:1|c|#a@b,T1", tags: &["a@b", "T1"], ..M },

@@ -169,3 +169,19 @@ fn a_counters_zero_fill_lands_in_a_histogram_of_the_same_context() {
     assert_eq!(point("m.max"), 5.0);
     assert_eq!(point("m.avg"), 2.5);
 }
+
+#[test]
+fn an_empty_tag_is_a_tag() {
+    // parseTags keeps empty tags: `#a,` is a context of its own beside `#a`.
+    let items = flushed("m:1|c|#a,\nm:2|c|#a\nm:4|c|#,a,,a");
+    let mut tag_sets: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["metric"] == "m")
+        .map(|i| &i["tags"])
+        .collect();
+    tag_sets.sort_by_key(|t| t.to_string());
+    assert_eq!(
+        tag_sets,
+        [&serde_json::json!(["", "a"]), &serde_json::json!(["a"])]
+    );
+}

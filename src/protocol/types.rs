@@ -126,9 +126,9 @@ impl<'a> MetricLine<'a> {
         set.into_iter().chain(numbers)
     }
 
-    /// The tags of the line, in the order sent (empty tags skipped).
+    /// The tags of the line, in the order sent (see [`split_tags`]).
     pub fn tags(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.raw_tags.split(',').filter(|t| !t.is_empty())
+        split_tags(self.raw_tags)
     }
 }
 
@@ -173,7 +173,9 @@ pub enum Line<'a> {
     ServiceCheck(ServiceCheckLine<'a>),
 }
 
-/// Iterates the comma-separated tags of a raw tag field, skipping empty ones.
+/// Splits a `#` field into tags as the agent's `parseTags` does: at every comma, keeping empty
+/// tags (`#a,` is the tags `a` and `""`, a different context from `#a`); an empty field has
+/// no tags at all.
 pub fn split_tags(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(',').filter(|t| !t.is_empty())
+    raw.split(',').filter(move |_| !raw.is_empty())
 }
