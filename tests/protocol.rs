@@ -159,17 +159,16 @@ const METRIC_REJECTS: &[(&[u8], RejectReason, Option<MetricType>)] = &[
     (b"m:1|msx", UnknownType, None),
     (b"m:1|ms |#a", UnknownType, None),
     (b"m:abc|c", InvalidValue, Some(Count)),
-    (b"m:nan|g", InvalidValue, Some(Gauge)),
-    (b"m:NaN|g", InvalidValue, Some(Gauge)),
-    (b"m:inf|h", InvalidValue, Some(Histogram)),
-    (b"m:-Infinity|ms", InvalidValue, Some(Timing)),
+    // NaN and infinities parse (Go's ParseFloat); the samplers refuse them. On a timestamped
+    // line, which no sampler sees, they are invalid.
+    (b"m:nan|g|T1700000000", InvalidValue, Some(Gauge)),
+    (b"m:1:-Infinity|c|T1700000000", InvalidValue, Some(Count)),
     (b"m:1e400|d", InvalidValue, Some(Distribution)),
     (b"m:1,5|g", InvalidValue, Some(Gauge)),
     (b"m: 1|g", InvalidValue, Some(Gauge)),
     (b"m:1_|g", InvalidValue, Some(Gauge)),
     (b"m:0x1|g", InvalidValue, Some(Gauge)),
     (b"m:1:2:x|h", InvalidValue, Some(Histogram)),
-    (b"m:1:nan|d", InvalidValue, Some(Distribution)),
     (b"m:1|c|@", BadSampleRate, Some(Count)),
     (b"m:1|c|@abc", BadSampleRate, Some(Count)),
     (b"m:1|c|@0,5", BadSampleRate, Some(Count)),
@@ -464,7 +463,7 @@ fn unescaped_newline_in_service_check_message() {
 
 #[test]
 fn malformed_lines_never_stop_the_packet() {
-    let out = parse_packet(b"bad\n_e{9,9}:x\n_sc|x|9\nm:nan|g\n\xff\xfe\ngood:1|c");
+    let out = parse_packet(b"bad\n_e{9,9}:x\n_sc|x|9\nm:x|g\n\xff\xfe\ngood:1|c");
     let reasons: Vec<_> = out
         .iter()
         .filter_map(|l| l.as_ref().err().copied())
@@ -613,4 +612,20 @@ proptest! {
         prop_assert_eq!(ev.raw_tags, "t");
         prop_assert!(!ev.length_mismatch);
     }
+}
+
+#[test]
+fn non_finite_values_parse_as_go_parses_them() {
+    for (line, count) in [
+        (&b"m:nan|g"[..], 1),
+        (b"m:NaN|g", 1),
+        (b"m:inf|h", 1),
+        (b"m:-Infinity|ms", 1),
+        (b"m:1:nan:2|d", 3),
+    ] {
+        let m = parse_metric(line).unwrap();
+        assert_eq!(m.value_count, count, "{}", String::from_utf8_lossy(line));
+    }
+    let values: Vec<_> = parse_metric(b"m:1:nan:2|g").unwrap().values().collect();
+    assert!(matches!(values[1], MetricValue::Number(v) if v.is_nan()));
 }

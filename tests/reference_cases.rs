@@ -185,3 +185,29 @@ fn an_empty_tag_is_a_tag() {
         [&serde_json::json!(["", "a"]), &serde_json::json!(["a"])]
     );
 }
+
+#[test]
+fn non_finite_values_are_refused_one_by_one_and_counted() {
+    // parseFloat64List takes nan/inf; ContextMetrics.AddSample refuses each non-finite sample,
+    // so the finite values of the same line are flushed.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("s.jsonl");
+    let line = serde_json::json!({"ts_ns": 1_700_000_001_000_000_000u64,
+        "payload": "mv:1:nan:2|g\nc:1:inf|c\nx:nan|g\nd:inf|d"});
+    std::fs::write(&source, format!("{line}\n")).unwrap();
+    let (code, report) = json_report(lastbucket().arg("check").arg(&source).args([
+        "--flush-incomplete-buckets",
+        "on",
+        "--quiet",
+        "--export-json",
+        "-",
+    ]));
+    assert_eq!(code, 0, "{report}");
+    let c = &report["scenarios"][0]["counts"];
+    assert_eq!(c["sent"], 7);
+    assert_eq!(c["rejected_by_reason"]["non_finite_value"], 4);
+    assert_eq!(c["flushed"], 3);
+    let items = flushed("mv:1:nan:2|g\nc:1:inf|c");
+    assert_eq!(find(&items, "series", "mv")["points"][0][1], 2.0);
+    assert_eq!(find(&items, "series", "c")["points"][0][1], 0.1);
+}

@@ -131,6 +131,8 @@ pub struct Losses {
     /// Buckets not flushed at stop.
     pub open_buckets: Vec<DroppedBucket>,
     pub context_limit: Vec<SampleId>,
+    /// Samples the samplers refused for a NaN or infinite value.
+    pub non_finite: Vec<SampleId>,
     /// Timestamped samples of a type the no-aggregation path does not support.
     pub unsupported_timestamped: Vec<SampleId>,
 }
@@ -182,12 +184,15 @@ impl StageCounters {
         );
         law(
             self.samplers.samples_in
-                == self.samplers.aggregated + self.samplers.dropped_context_limit,
+                == self.samplers.aggregated
+                    + self.samplers.dropped_context_limit
+                    + self.samplers.dropped_non_finite,
             format!(
-                "samplers: {} in != {} aggregated + {} over the context limit",
+                "samplers: {} in != {} aggregated + {} over the context limit + {} non-finite",
                 self.samplers.samples_in,
                 self.samplers.aggregated,
-                self.samplers.dropped_context_limit
+                self.samplers.dropped_context_limit,
+                self.samplers.dropped_non_finite
             ),
         );
         broken

@@ -367,6 +367,7 @@ impl Pipeline {
             c.samplers.samples_in += sc.samples_in;
             c.samplers.aggregated += sc.aggregated;
             c.samplers.dropped_context_limit += sc.dropped_context_limit;
+            c.samplers.dropped_non_finite += sc.dropped_non_finite;
             c.samplers.flushed_buckets += sc.flushed_buckets;
             c.samplers.zero_fill_points += sc.zero_fill_points;
         }
@@ -379,8 +380,10 @@ impl Pipeline {
         let mut l = self.losses.clone();
         for s in &self.aggregator.samplers {
             l.context_limit.extend_from_slice(&s.context_limit_drops);
+            l.non_finite.extend_from_slice(&s.non_finite_drops);
         }
         l.context_limit.sort_unstable();
+        l.non_finite.sort_unstable();
         l.unsupported_timestamped = self.aggregator.no_agg.unsupported.clone();
         l.unsupported_timestamped.sort_unstable();
         l

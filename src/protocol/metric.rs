@@ -6,7 +6,7 @@
 
 use super::number::parse_go_float;
 use super::reject::RejectReason;
-use super::types::{MetricLine, MetricType};
+use super::types::{MetricLine, MetricType, MetricValue};
 
 /// Parses one metric line (without its newline). Allocates nothing; the result borrows `line`.
 ///
@@ -18,9 +18,10 @@ use super::types::{MetricLine, MetricType};
 ///   take `:`-separated values; empty ones are skipped (`1::2` is two values) and a line with
 ///   no value left is `MissingValue`. Values use Go's `ParseFloat` syntax (signs, exponents,
 ///   hex floats, `_` between digits). One bad value rejects the whole line, as in the agent.
-/// - `nan`/`inf` values: the agent's parser accepts them and its samplers then drop the sample
-///   (`ContextMetrics.AddSample`, `ContextSketch.AddSample` skip non-finite values); they are
-///   never flushed either way, so we reject them here as `InvalidValue`.
+/// - `nan`/`inf` values: the agent's parser accepts them (one sample per value of a
+///   multi-value line) and its samplers then refuse the sample (`ContextMetrics.AddSample`), so
+///   `m:1:nan:2|g` still flushes 2. We do the same: the samplers drop and count them. Only on a
+///   timestamped line (no sampler on its way) is a non-finite value `InvalidValue`.
 /// - Fields after the type, in any order, each up to the next `|`: `#tags`, `@rate`,
 ///   `T<secs>`, `c:`, `e:`, `card:`; a later duplicate overrides an earlier one; anything else
 ///   (including empty fields) is skipped, as the agent's `switch` has no default case.
@@ -76,6 +77,14 @@ pub fn parse_metric(line: &[u8]) -> Result<MetricLine<'_>, RejectReason> {
     for field in fields {
         apply_field(&mut parsed, field)?;
     }
+    let non_finite = || {
+        parsed
+            .values()
+            .any(|v| matches!(v, MetricValue::Number(n) if !n.is_finite()))
+    };
+    if parsed.timestamp.is_some() && non_finite() {
+        return Err(RejectReason::InvalidValue);
+    }
     Ok(parsed)
 }
 
@@ -84,8 +93,8 @@ fn count_numbers(raw: &str) -> Result<usize, RejectReason> {
     let mut count = 0;
     for value in raw.split(':').filter(|v| !v.is_empty()) {
         match parse_go_float(value) {
-            Some(v) if v.is_finite() => count += 1,
-            _ => return Err(RejectReason::InvalidValue),
+            Some(_) => count += 1,
+            None => return Err(RejectReason::InvalidValue),
         }
     }
     if count == 0 {

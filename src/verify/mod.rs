@@ -13,7 +13,7 @@ pub mod predict;
 use crate::pipeline::counters::{Losses, StageCounters};
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::sample::shard_of;
+use crate::pipeline::sample::{shard_of, SampleValue};
 use crate::pipeline::PipelineConfig;
 use crate::protocol::MetricType;
 use crate::report::{Counts, Expectation, LostExample, Stage, Verdict};
@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Reason given to timestamped samples the no-aggregation path discards.
 pub const UNSUPPORTED_TIMESTAMPED: &str = "timestamp_on_unsupported_type";
+/// Reason given to NaN or infinite values, which the samplers refuse.
+pub const NON_FINITE_VALUE: &str = "non_finite_value";
 
 /// What happened to one ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,9 @@ pub fn fates(
                     if context_limit.contains(&e.id) {
                         return Fate::Lost(Stage::ContextLimit);
                     }
+                    if matches!(m.value, SampleValue::Number(v) if !v.is_finite()) {
+                        return Fate::Rejected(NON_FINITE_VALUE);
+                    }
                     let bucket = m.arrival_s - m.arrival_s.rem_euclid(interval);
                     let shard = shard_of(m.context.key, config.pipeline_count);
                     if open.contains(&(shard, bucket)) {
@@ -136,6 +141,7 @@ pub fn verify(
     let mut by_stage: BTreeMap<Stage, Vec<LostExample>> = BTreeMap::new();
     let mut open_bucket_samples = 0u64;
     let mut unsupported = Vec::new();
+    let mut non_finite = Vec::new();
     for (e, fate) in ledger.entries.iter().zip(&fates) {
         let t = counts.by_type.entry(e.entry_type.name()).or_default();
         t.sent += 1;
@@ -155,6 +161,9 @@ pub fn verify(
                 *counts.rejected_by_reason.entry(reason).or_default() += 1;
                 if *reason == UNSUPPORTED_TIMESTAMPED {
                     unsupported.push(e.id);
+                }
+                if *reason == NON_FINITE_VALUE {
+                    non_finite.push(e.id);
                 }
             }
             Fate::Lost(stage) => {
@@ -178,6 +187,14 @@ pub fn verify(
     if reported_open != open_bucket_samples {
         errors.push(format!(
             "the pipeline dropped {reported_open} samples in open buckets, the ledger counts {open_bucket_samples} in those buckets"
+        ));
+    }
+    non_finite.sort_unstable();
+    if non_finite != losses.non_finite {
+        errors.push(format!(
+            "the samplers refused {} non-finite values, the ledger expects {}",
+            losses.non_finite.len(),
+            non_finite.len()
         ));
     }
     if unsupported != losses.unsupported_timestamped {

@@ -9,7 +9,7 @@ pub mod distribution;
 
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::flushed::{FlushedItem, Series, SeriesType, SketchPoint};
-use crate::pipeline::sample::{Context, Sample, SampleId};
+use crate::pipeline::sample::{Context, Sample, SampleId, SampleValue};
 use crate::protocol::MetricType;
 use aggregate::Aggregate;
 use distribution::Distribution;
@@ -47,6 +47,8 @@ pub struct SamplerCounters {
     pub samples_in: u64,
     pub aggregated: u64,
     pub dropped_context_limit: u64,
+    /// Samples whose value is NaN or infinite: the reference's `AddSample` refuses them.
+    pub dropped_non_finite: u64,
     pub flushed_buckets: u64,
     pub zero_fill_points: u64,
 }
@@ -74,6 +76,8 @@ pub struct TimeSampler {
     pub counters: SamplerCounters,
     /// Samples dropped at the context limit, by identity.
     pub context_limit_drops: Vec<SampleId>,
+    /// Samples refused for a non-finite value.
+    pub non_finite_drops: Vec<SampleId>,
 }
 
 impl TimeSampler {
@@ -91,6 +95,7 @@ impl TimeSampler {
             last_cutoff: 0,
             counters: SamplerCounters::default(),
             context_limit_drops: Vec::new(),
+            non_finite_drops: Vec::new(),
         }
     }
 
@@ -123,6 +128,16 @@ impl TimeSampler {
             t.last_seen = t.last_seen.max(ts);
         }
         let start = self.bucket_start(ts);
+        if matches!(sample.value, SampleValue::Number(v) if !v.is_finite()) {
+            // The reference tracks the context and creates the bucket, then its `AddSample`
+            // refuses the value: the sample is dropped, the bucket still flushes (zero-fills).
+            self.counters.dropped_non_finite += 1;
+            self.non_finite_drops.push(sample.id);
+            if sample.metric_type != MetricType::Distribution {
+                self.buckets.entry(start).or_default();
+            }
+            return;
+        }
         self.counters.aggregated += 1;
         if sample.metric_type == MetricType::Distribution {
             let bucket = self.sketches.entry(start).or_default();
