@@ -220,10 +220,11 @@ fn print_summary(r: &ServeReport) {
         c.workers.rejected_lines
     );
     eprintln!(
-        "  samplers        samples_in={} aggregated={} context_limit={} flushed_buckets={}",
+        "  samplers        samples_in={} aggregated={} context_limit={} non_finite={} flushed_buckets={}",
         c.samplers.samples_in,
         c.samplers.aggregated,
         c.samplers.dropped_context_limit,
+        c.samplers.dropped_non_finite,
         c.samplers.flushed_buckets
     );
     eprintln!(
