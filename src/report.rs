@@ -234,7 +234,7 @@ pub struct SourceInfo {
     pub truncated_at: Option<u64>,
     /// For a file source: how far it was read and what the reader skipped, with reasons.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub read: Option<crate::source::ReadSummary>,
+    pub read: Option<crate::source::ReadStats>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,7 +2,7 @@
 //! JSON lines; input errors are exit 3.
 
 mod common;
-use common::{fixture, json_report, lastbucket};
+use common::{check_flag_on, fixture, json_report, lastbucket};
 use predicates::prelude::*;
 
 #[test]
@@ -16,13 +16,7 @@ fn real_client_pcaps_have_zero_loss_with_the_flag_on_and_match_inspect() {
                 .args(["--format", "json"]),
         );
         assert_eq!(code, 0);
-        let (code, report) = json_report(lastbucket().arg("check").arg(&path).args([
-            "--flush-incomplete-buckets",
-            "on",
-            "--export-json",
-            "-",
-            "--quiet",
-        ]));
+        let (code, report) = json_report(&mut check_flag_on(&path));
         assert_eq!(code, 0, "{file}: {report}");
         let s = &report["scenarios"][0];
         assert_eq!(s["verdict"], "pass");
@@ -228,14 +222,7 @@ fn datagrams_as_long_as_the_read_buffer_and_longer_lose_nothing_with_the_flag_on
     text += &"after.metric:2|c\n".repeat(10);
     std::fs::write(&path, text).unwrap();
     for transport in [None, Some("udp")] {
-        let mut cmd = lastbucket();
-        cmd.arg("check").arg(&path).args([
-            "--flush-incomplete-buckets",
-            "on",
-            "--export-json",
-            "-",
-            "--quiet",
-        ]);
+        let mut cmd = check_flag_on(&path);
         if let Some(t) = transport {
             cmd.args(["--transport", t]);
         }
@@ -261,13 +248,7 @@ fn lines_past_the_read_buffer_are_lost_at_the_socket_not_forgotten() {
     let line =
         serde_json::json!({"ts_ns": 1_700_000_001_000_000_000u64, "payload": payload.join("\n")});
     std::fs::write(&path, format!("{line}\n")).unwrap();
-    let (code, report) = json_report(lastbucket().arg("check").arg(&path).args([
-        "--flush-incomplete-buckets",
-        "on",
-        "--export-json",
-        "-",
-        "--quiet",
-    ]));
+    let (code, report) = json_report(&mut check_flag_on(&path));
     assert_eq!(code, 0, "{report}");
     let c = &report["scenarios"][0]["counts"];
     assert_eq!(c["sent"], 3001);

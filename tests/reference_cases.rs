@@ -3,7 +3,7 @@
 //! be what the agent would flush, and the verdict must agree that nothing is wrong.
 
 mod common;
-use common::{json_report, lastbucket};
+use common::{check_flag_on, json_report};
 use serde_json::Value;
 
 /// Runs `check` on one datagram at 1700000001 s with the flag on; returns the flushed items.
@@ -11,30 +11,23 @@ fn flushed(payload: &str) -> Vec<Value> {
     flushed_stream(&[(1_700_000_001, payload)])
 }
 
-/// Runs `check` on datagrams (arrival second, payload) with the flag on.
-fn flushed_stream(datagrams: &[(u64, &str)]) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("s.jsonl");
+/// A JSON-lines source of datagrams (arrival second, payload) in `dir`.
+fn source(dir: &std::path::Path, datagrams: &[(u64, &str)]) -> std::path::PathBuf {
+    let path = dir.join("s.jsonl");
     let lines: Vec<String> = datagrams
         .iter()
         .map(|(s, p)| serde_json::json!({"ts_ns": s * 1_000_000_000, "payload": p}).to_string())
         .collect();
-    std::fs::write(&source, lines.join("\n")).unwrap();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+/// Runs `check` on datagrams (arrival second, payload) with the flag on.
+fn flushed_stream(datagrams: &[(u64, &str)]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path(), datagrams);
     let out = dir.path().join("out");
-    let (code, report) = json_report(
-        lastbucket()
-            .arg("check")
-            .arg(&source)
-            .args([
-                "--flush-incomplete-buckets",
-                "on",
-                "--quiet",
-                "--export-json",
-                "-",
-            ])
-            .arg("--flushed-out")
-            .arg(&out),
-    );
+    let (code, report) = json_report(check_flag_on(&source).arg("--flushed-out").arg(&out));
     assert_eq!(code, 0, "{report}");
     let file = std::fs::read_dir(&out)
         .unwrap()
@@ -191,17 +184,11 @@ fn non_finite_values_are_refused_one_by_one_and_counted() {
     // parseFloat64List takes nan/inf; ContextMetrics.AddSample refuses each non-finite sample,
     // so the finite values of the same line are flushed.
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("s.jsonl");
-    let line = serde_json::json!({"ts_ns": 1_700_000_001_000_000_000u64,
-        "payload": "mv:1:nan:2|g\nc:1:inf|c\nx:nan|g\nd:inf|d"});
-    std::fs::write(&source, format!("{line}\n")).unwrap();
-    let (code, report) = json_report(lastbucket().arg("check").arg(&source).args([
-        "--flush-incomplete-buckets",
-        "on",
-        "--quiet",
-        "--export-json",
-        "-",
-    ]));
+    let source = source(
+        dir.path(),
+        &[(1_700_000_001, "mv:1:nan:2|g\nc:1:inf|c\nx:nan|g\nd:inf|d")],
+    );
+    let (code, report) = json_report(&mut check_flag_on(&source));
     assert_eq!(code, 0, "{report}");
     let c = &report["scenarios"][0]["counts"];
     assert_eq!(c["sent"], 7);

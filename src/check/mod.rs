@@ -32,6 +32,10 @@ pub trait StreamOpener {
     /// `generated`, `capture`, `pcap`, `jsonl` or `text`.
     fn kind(&self) -> &'static str;
     fn description(&self) -> String;
+    /// How far the last opening read a file source and what its reader skipped.
+    fn read_stats(&self) -> Option<crate::source::ReadStats> {
+        None
+    }
 }
 
 /// What to run.
@@ -83,7 +87,7 @@ pub fn survey(
         shape.datagrams += 1;
         // What the listener reads, and the lines its read buffer cuts off (sent all the same).
         let read = &d.payload[..d.payload.len().min(config.buffer_size)];
-        let cut = crate::verify::ledger::cut_lines(&d.payload, config.buffer_size);
+        let cut = protocol::cut_lines(&d.payload, config.buffer_size);
         for line in protocol::split_lines(read).chain(cut) {
             lines += 1;
             samples += match protocol::parse_line(line) {
@@ -92,14 +96,16 @@ pub fn survey(
             };
         }
     }
+    // The whole source was read: what its reader skipped, and where a truncated file ends.
+    let read = opener.read_stats();
     let info = SourceInfo {
         kind: opener.kind(),
         description: opener.description(),
         packets: shape.datagrams,
         lines,
         samples,
-        truncated_at: None,
-        read: None,
+        truncated_at: read.as_ref().and_then(|r| r.truncated_at),
+        read,
     };
     Ok((shape, info))
 }

@@ -44,21 +44,20 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     };
     let stats = spec.read_stats();
     let capture = stats.as_ref().and_then(|s| s.capture.clone());
-    let read = stats.map(|s| s.summary());
     if args.format == "json" {
         let mut v = serde_json::to_value(&inspection)?;
         if let Some(obj) = v.as_object_mut() {
             if let Some(c) = &capture {
                 obj.insert("capture".into(), capture_json(c));
             }
-            if let Some(r) = &read {
+            if let Some(r) = &stats {
                 obj.insert("read".into(), serde_json::to_value(r)?);
             }
         }
         print(&format!("{}\n", serde_json::to_string_pretty(&v)?));
     } else {
         let mut text = crate::inspect::render(&inspection, &spec.description());
-        for note in read.iter().flat_map(|r| r.notes()) {
+        for note in stats.iter().flat_map(|r| r.notes()) {
             let _ = writeln!(text, "note            {note}");
         }
         if let Some(c) = &capture {

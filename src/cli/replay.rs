@@ -1,6 +1,7 @@
 //! `lastbucket replay SOURCE --to ADDR`: sends a source to any DogStatsD server.
 
 use super::source_args::SourceArgs;
+use crate::check::StreamOpener;
 use crate::output::progress::replay_bar;
 use crate::replay::progress::{bar_length, position, Extent};
 use crate::replay::{self, Client, End, Pace, ReplayOptions, ReplayStats};
@@ -115,7 +116,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
     if stats.reconnects > 0 {
         eprintln!("reconnected {} times", stats.reconnects);
     }
-    for note in source.read_stats().iter().flat_map(|r| r.summary().notes()) {
+    for note in source.read_stats().iter().flat_map(|r| r.notes()) {
         eprintln!("source: {note}");
     }
     Ok(match outcome.end {

@@ -1,7 +1,6 @@
 //! The SOURCE argument shared by the commands that read traffic, and the opener it becomes.
 
 use crate::check::{Stream, StreamError, StreamOpener};
-use crate::report::SourceInfo;
 use crate::source::generate::{self, GeneratorConfig};
 use crate::source::{open, InputFormat, OpenOptions, PortFilter, ReadStats, StatsHandle};
 use clap::Args;
@@ -81,23 +80,7 @@ impl SourceArgs {
     }
 }
 
-impl SourceSpec {
-    /// Adds what the last read of a file source says (truncation, skipped packets) to a report.
-    pub fn annotate(&self, info: &mut SourceInfo) {
-        if let Some(stats) = self.read_stats() {
-            info.truncated_at = stats.truncated_at;
-            info.read = Some(stats.summary());
-        }
-    }
-
-    /// The read counters of the last opening of a file source.
-    pub fn read_stats(&self) -> Option<ReadStats> {
-        match self {
-            SourceSpec::File { last, .. } => last.lock().ok()?.as_ref().map(StatsHandle::snapshot),
-            SourceSpec::Generated(_) => None,
-        }
-    }
-}
+impl SourceSpec {}
 
 impl StreamOpener for SourceSpec {
     fn open(&self) -> Result<Stream<'_>, StreamError> {
@@ -133,6 +116,13 @@ impl StreamOpener for SourceSpec {
                     _ => "text",
                 }
             }
+        }
+    }
+
+    fn read_stats(&self) -> Option<ReadStats> {
+        match self {
+            SourceSpec::File { last, .. } => last.lock().ok()?.as_ref().map(StatsHandle::snapshot),
+            SourceSpec::Generated(_) => None,
         }
     }
 

@@ -94,10 +94,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
     };
     let mut progress = Progress::new(exports, "sweep", args.quiet);
     let report = match run_check(&plan, &source, &mut progress) {
-        Ok(mut r) => {
-            source.annotate(&mut r.source);
-            r
-        }
+        Ok(r) => r,
         Err(CheckError::Input(e)) => {
             progress.bar.finish_and_clear();
             eprintln!("Error: {e}");

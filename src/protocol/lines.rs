@@ -15,6 +15,15 @@ pub fn split_lines(packet: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|line| !line.is_empty())
 }
 
+/// The lines of a datagram that do not fit whole in a read buffer of `buffer_size` bytes: the
+/// client sent them, the server never reads them as sent (the last of them may reach it cut
+/// short, as a different line).
+pub fn cut_lines(datagram: &[u8], buffer_size: usize) -> impl Iterator<Item = &[u8]> {
+    let start = datagram.as_ptr() as usize;
+    split_lines(datagram)
+        .filter(move |line| line.as_ptr() as usize - start + line.len() > buffer_size)
+}
+
 /// The three kinds of DogStatsD line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LineKind {

@@ -14,7 +14,7 @@ mod service_check;
 mod types;
 
 pub use event::{parse_event, unescape_event_text};
-pub use lines::{classify, split_lines, LineKind};
+pub use lines::{classify, cut_lines, split_lines, LineKind};
 pub use metric::parse_metric;
 pub use reject::{rejected_line_type, RejectReason};
 pub use service_check::parse_service_check;

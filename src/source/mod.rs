@@ -22,7 +22,7 @@ pub use detect::{detect, InputFormat};
 pub use error::{Position, SourceError};
 pub use open::{detect_file, open, DatagramIter, OpenOptions, OpenedSource};
 pub use pcap::{write_pcap, LinkType, PortFilter};
-pub use stats::{CaptureInfo, ReadStats, ReadSummary, StatsHandle};
+pub use stats::{CaptureInfo, ReadStats, StatsHandle};
 pub use write::{write_datagrams, DatagramWriter, OutputFormat};
 
 use serde::{Deserialize, Serialize};

@@ -10,21 +10,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::capture_proto::TaggerState;
 
 /// Counters of one source read. Offsets are in the decompressed stream for compressed files.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Reports serialize the part that says how far the source was read and what was skipped
+/// (`source.read`): every packet or record not handed on is counted here with its reason.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ReadStats {
     /// Bytes consumed: the offset just past the last complete record / packet / line.
     pub bytes_read: u64,
     /// Records (capture), packets or blocks (pcap/pcapng), non-blank lines (jsonl/text) read.
     pub records_read: u64,
     /// Datagrams handed on.
+    #[serde(skip)]
     pub datagrams: u64,
     /// Bytes of datagram payload handed on.
+    #[serde(skip)]
     pub payload_bytes: u64,
     /// True once the reader hit the end of the data in the middle of a record.
+    #[serde(skip)]
     pub truncated: bool,
     /// Where the incomplete tail starts (offset of the record / packet that was cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_at: Option<u64>,
     /// True once the whole source was read to its proper end.
+    #[serde(skip)]
     pub complete: bool,
     /// Packets without a UDP payload (TCP, ICMP, ARP, …), skipped.
     pub skipped_non_udp: u64,
@@ -43,60 +50,14 @@ pub struct ReadStats {
     /// Packets cut by the snap length, skipped (only with `allow_truncated`; otherwise an error).
     pub snaplen_cut: u64,
     /// Blank lines skipped (jsonl/text).
+    #[serde(skip)]
     pub blank_lines: u64,
     /// Capture files: version, compression and the tagger state read from the file's end.
+    #[serde(skip)]
     pub capture: Option<CaptureInfo>,
 }
 
 impl ReadStats {
-    /// What a report says about this read: where a truncated file ended and what was skipped.
-    pub fn summary(&self) -> ReadSummary {
-        ReadSummary {
-            bytes_read: self.bytes_read,
-            records_read: self.records_read,
-            truncated_at: self.truncated_at,
-            skipped_non_udp: self.skipped_non_udp,
-            skipped_other_port: self.skipped_other_port,
-            skipped_malformed: self.skipped_malformed,
-            skipped_blocks: self.skipped_blocks,
-            snaplen_cut: self.snaplen_cut,
-            fragments: self.fragments,
-            reassembled: self.reassembled,
-            fragments_dropped: self.fragments_dropped,
-        }
-    }
-}
-
-/// The part of [`ReadStats`] a report shows, so nothing a reader skipped vanishes silently:
-/// every packet or record not handed on is counted here with its reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ReadSummary {
-    /// Offset just past the last complete record / packet / line.
-    pub bytes_read: u64,
-    /// Records, packets or blocks, or non-blank lines read.
-    pub records_read: u64,
-    /// For a truncated file read with `--allow-truncated`: where the readable part ends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated_at: Option<u64>,
-    /// Packets without a UDP payload (TCP, ICMP, ARP, …).
-    pub skipped_non_udp: u64,
-    /// UDP packets to another port than `--port`.
-    pub skipped_other_port: u64,
-    /// Packets whose headers could not be parsed.
-    pub skipped_malformed: u64,
-    /// pcapng blocks that hold no packet.
-    pub skipped_blocks: u64,
-    /// Packets cut by the capture's snap length (kept out with `--allow-truncated`).
-    pub snaplen_cut: u64,
-    /// IP fragments seen.
-    pub fragments: u64,
-    /// Datagrams rebuilt from fragments.
-    pub reassembled: u64,
-    /// Fragments that never completed a datagram.
-    pub fragments_dropped: u64,
-}
-
-impl ReadSummary {
     /// One line per fact worth telling a user; empty for a clean, complete read.
     /// (pcapng blocks without packets are normal and not mentioned.)
     pub fn notes(&self) -> Vec<String> {

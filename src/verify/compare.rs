@@ -45,18 +45,17 @@ impl Actual {
                 }
                 FlushedItem::Sketch(k) => {
                     // The sketch's avg is a running mean of the inserted values (with sample
-                    // rates it is not sum ÷ count, as counts are truncated): within [min, max].
-                    let within = |v: f64| {
+                    // rates it is not sum ÷ count, as counts are truncated); its quantiles are
+                    // read from the sketch (1 % relative accuracy). All lie in [min, max].
+                    let in_range = |v: f64, rel: f64| {
                         let nearest = v.clamp(k.min, k.max);
-                        (v - nearest).abs() <= REL_TOLERANCE * nearest.abs().max(1.0)
+                        (v - nearest).abs() <= rel * nearest.abs().max(1.0)
                     };
-                    let avg_ok = k.count > 0 && within(k.avg);
-                    // Quantiles are read from the sketch: within its 1 % relative accuracy of
-                    // the range [min, max].
-                    let quantiles_ok = k.quantiles.iter().all(|(_, v)| {
-                        let nearest = v.clamp(k.min, k.max);
-                        (v - nearest).abs() <= SKETCH_ACCURACY * nearest.abs()
-                    });
+                    let avg_ok = k.count > 0 && in_range(k.avg, REL_TOLERANCE);
+                    let quantiles_ok = k
+                        .quantiles
+                        .iter()
+                        .all(|(_, v)| in_range(*v, SKETCH_ACCURACY));
                     if !(avg_ok && quantiles_ok) {
                         a.inconsistent.push(format!(
                             "sketch {} {:?} ts={}: count {} sum {} avg {} min {} max {} quantiles {:?} do not agree",

@@ -93,15 +93,6 @@ pub struct Entry {
     pub cut: bool,
 }
 
-/// The lines of a datagram that do not fit whole in a read buffer of `buffer_size` bytes: the
-/// client sent them, the server never reads them as sent (the last of them may reach it cut
-/// short, as a different line).
-pub fn cut_lines(payload: &[u8], buffer_size: usize) -> impl Iterator<Item = &[u8]> {
-    let start = payload.as_ptr() as usize;
-    protocol::split_lines(payload)
-        .filter(move |line| line.as_ptr() as usize - start + line.len() > buffer_size)
-}
-
 /// Every sample handed to the pipeline.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -148,20 +139,18 @@ impl Ledger {
         for (line_idx, line) in protocol::split_lines(read).enumerate() {
             self.lines += 1;
             read_lines += 1;
-            self.record_line(datagram, line_idx as u32, line, arrival_s, hostname);
+            self.record_line(datagram, line_idx as u32, line, arrival_s, hostname, false);
         }
         if payload.len() > buffer_size {
-            let first_cut = self.entries.len();
-            for (i, line) in cut_lines(payload, buffer_size).enumerate() {
-                self.record_line(datagram, read_lines + i as u32, line, arrival_s, hostname);
-            }
-            for e in &mut self.entries[first_cut..] {
-                e.cut = true;
+            for (i, line) in protocol::cut_lines(payload, buffer_size).enumerate() {
+                let line_idx = read_lines + i as u32;
+                self.record_line(datagram, line_idx, line, arrival_s, hostname, true);
             }
         }
     }
 
-    /// Records the samples of one line (or its rejection).
+    /// Records the samples of one line (or its rejection); `cut`: a line the read buffer cut
+    /// off, sent but never read.
     fn record_line(
         &mut self,
         datagram: DatagramId,
@@ -169,84 +158,83 @@ impl Ledger {
         line: &[u8],
         arrival_s: i64,
         hostname: &str,
+        cut: bool,
     ) {
-        {
-            let id = |value: usize| SampleId {
-                datagram,
-                line: line_idx,
-                value: value as u32,
-            };
-            match protocol::parse_line(line) {
-                Err(reason) => {
-                    let text = String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)])
-                        .into_owned();
-                    let entry_type = protocol::rejected_line_type(line)
-                        .map_or(EntryType::Invalid, EntryType::Metric);
+        let id = |value: usize| SampleId {
+            datagram,
+            line: line_idx,
+            value: value as u32,
+        };
+        match protocol::parse_line(line) {
+            Err(reason) => {
+                let text =
+                    String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned();
+                let entry_type = protocol::rejected_line_type(line)
+                    .map_or(EntryType::Invalid, EntryType::Metric);
+                self.entries.push(Entry {
+                    id: id(0),
+                    entry_type,
+                    body: EntryBody::Rejected {
+                        reason: reason.as_str(),
+                        line: text,
+                    },
+                    cut,
+                });
+            }
+            Ok(Line::Metric(m)) => {
+                let context = self.cache.resolve(m.name, m.raw_tags, hostname);
+                for (i, v) in m.values().enumerate() {
+                    let value = match v {
+                        MetricValue::Number(n) => SampleValue::Number(n),
+                        MetricValue::Set(s) => SampleValue::Set(s.into()),
+                    };
                     self.entries.push(Entry {
-                        id: id(0),
-                        entry_type,
-                        body: EntryBody::Rejected {
-                            reason: reason.as_str(),
-                            line: text,
-                        },
-                        cut: false,
+                        id: id(i),
+                        entry_type: EntryType::Metric(m.metric_type),
+                        body: EntryBody::Metric(MetricEntry {
+                            context: context.clone(),
+                            metric_type: m.metric_type,
+                            value,
+                            sample_rate: m.sample_rate,
+                            arrival_s,
+                            timestamp: m.timestamp,
+                        }),
+                        cut,
                     });
                 }
-                Ok(Line::Metric(m)) => {
-                    let context = self.cache.resolve(m.name, m.raw_tags, hostname);
-                    for (i, v) in m.values().enumerate() {
-                        let value = match v {
-                            MetricValue::Number(n) => SampleValue::Number(n),
-                            MetricValue::Set(s) => SampleValue::Set(s.into()),
-                        };
-                        self.entries.push(Entry {
-                            id: id(i),
-                            entry_type: EntryType::Metric(m.metric_type),
-                            body: EntryBody::Metric(MetricEntry {
-                                context: context.clone(),
-                                metric_type: m.metric_type,
-                                value,
-                                sample_rate: m.sample_rate,
-                                arrival_s,
-                                timestamp: m.timestamp,
-                            }),
-                            cut: false,
-                        });
-                    }
-                }
-                Ok(Line::Event(e)) => {
-                    let c = Context::new(e.title, protocol::split_tags(e.raw_tags), hostname)
-                        .with_explicit_host(e.hostname);
-                    self.entries.push(Entry {
-                        id: id(0),
-                        entry_type: EntryType::Event,
-                        body: EntryBody::Event {
-                            title: protocol::unescape_event_text(e.title).into_owned(),
-                            text: protocol::unescape_event_text(e.text).into_owned(),
-                            ts: e.timestamp.unwrap_or(arrival_s),
-                            host: c.host,
-                            tags: c.tags,
-                        },
-                        cut: false,
-                    });
-                }
-                Ok(Line::ServiceCheck(s)) => {
-                    let c = Context::new(s.name, protocol::split_tags(s.raw_tags), hostname)
-                        .with_explicit_host(s.hostname);
-                    self.entries.push(Entry {
-                        id: id(0),
-                        entry_type: EntryType::ServiceCheck,
-                        body: EntryBody::ServiceCheck {
-                            name: s.name.to_string(),
-                            status: s.status,
-                            message: s.message.unwrap_or_default().to_string(),
-                            ts: s.timestamp.unwrap_or(arrival_s),
-                            host: c.host,
-                            tags: c.tags,
-                        },
-                        cut: false,
-                    });
-                }
+            }
+            Ok(Line::Event(e)) => {
+                let c = Context::new(e.title, protocol::split_tags(e.raw_tags), hostname)
+                    .with_explicit_host(e.hostname);
+                self.entries.push(Entry {
+                    id: id(0),
+                    entry_type: EntryType::Event,
+                    body: EntryBody::Event {
+                        title: protocol::unescape_event_text(e.title).into_owned(),
+                        text: protocol::unescape_event_text(e.text).into_owned(),
+                        ts: e.timestamp.unwrap_or(arrival_s),
+                        host: c.host,
+                        tags: c.tags,
+                    },
+                    cut,
+                });
+            }
+            Ok(Line::ServiceCheck(s)) => {
+                let c = Context::new(s.name, protocol::split_tags(s.raw_tags), hostname)
+                    .with_explicit_host(s.hostname);
+                self.entries.push(Entry {
+                    id: id(0),
+                    entry_type: EntryType::ServiceCheck,
+                    body: EntryBody::ServiceCheck {
+                        name: s.name.to_string(),
+                        status: s.status,
+                        message: s.message.unwrap_or_default().to_string(),
+                        ts: s.timestamp.unwrap_or(arrival_s),
+                        host: c.host,
+                        tags: c.tags,
+                    },
+                    cut,
+                });
             }
         }
     }

@@ -11,6 +11,20 @@ pub fn lastbucket() -> Command {
     c
 }
 
+/// `check SOURCE` with the flag on only, the JSON report on stdout and no terminal report: add
+/// arguments, then hand it to [`json_report`].
+pub fn check_flag_on(source: &std::path::Path) -> Command {
+    let mut c = lastbucket();
+    c.arg("check").arg(source).args([
+        "--flush-incomplete-buckets",
+        "on",
+        "--export-json",
+        "-",
+        "--quiet",
+    ]);
+    c
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
