@@ -20,7 +20,13 @@ pub fn split_lines(packet: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// short, as a different line).
 pub fn cut_lines(datagram: &[u8], buffer_size: usize) -> impl Iterator<Item = &[u8]> {
     let start = datagram.as_ptr() as usize;
-    split_lines(datagram)
+    // Nothing to scan for the common datagram that fits.
+    let scanned = if datagram.len() > buffer_size {
+        datagram
+    } else {
+        &datagram[..0]
+    };
+    split_lines(scanned)
         .filter(move |line| line.as_ptr() as usize - start + line.len() > buffer_size)
 }
 

@@ -141,11 +141,9 @@ impl Ledger {
             read_lines += 1;
             self.record_line(datagram, line_idx as u32, line, arrival_s, hostname, false);
         }
-        if payload.len() > buffer_size {
-            for (i, line) in protocol::cut_lines(payload, buffer_size).enumerate() {
-                let line_idx = read_lines + i as u32;
-                self.record_line(datagram, line_idx, line, arrival_s, hostname, true);
-            }
+        for (i, line) in protocol::cut_lines(payload, buffer_size).enumerate() {
+            let line_idx = read_lines + i as u32;
+            self.record_line(datagram, line_idx, line, arrival_s, hostname, true);
         }
     }
 
