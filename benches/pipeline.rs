@@ -3,7 +3,7 @@
 //! Run: `cargo bench --bench pipeline`, or `scripts/bench.sh` for the figures the README quotes.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lastbucket::pipeline::driver::{run, StopPoint};
+use lastbucket::check::driver::{run, StopPoint};
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::protocol;
 use lastbucket::source::generate::{generate, GeneratorConfig};

@@ -1,9 +1,9 @@
 //! `inspect`: what a source holds — datagrams, lines, per-type counts, contexts, time span,
 //! rejected lines with reasons, largest datagram. The JSON shape is fixed by cli.md.
 
-use crate::check::{Stream, StreamError};
 use crate::pipeline::sample::Context;
 use crate::protocol::{self, Line, MetricType};
+use crate::source::{Stream, StreamError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;

@@ -3,9 +3,11 @@
 
 pub mod check;
 pub mod cli;
+pub mod duration;
 pub mod exit;
 pub mod export;
 pub mod inspect;
+pub mod net;
 pub mod output;
 pub mod pipeline;
 pub mod protocol;

@@ -4,11 +4,11 @@
 //! The writer flushes after every record, so a recorder that is killed leaves a file that reads
 //! back up to its last complete record (see [`crate::source::CaptureWriter`]).
 
+use crate::net::drops::DropScope;
+use crate::net::listener::{Listener, ListenerCounts, Received};
+use crate::net::CHANNEL_CAPACITY;
+use crate::pipeline::clock::WallClock;
 use crate::runtime::{self, first, sleep_until, Receiver};
-use crate::server::drops::DropScope;
-use crate::server::feed::WallClock;
-use crate::server::listener::{Listener, ListenerCounts, Received};
-use crate::server::serve::CHANNEL_CAPACITY;
 use crate::source::{Datagram, DatagramWriter, SourceError};
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,8 @@
 //! in the assembler / packets buffer and batches still queued at the stop moment. Expected
 //! numbers are computed by hand from the stream's layout, not read from the pipeline.
 
+use lastbucket::check::driver::{run, RunResult, StopPoint};
 use lastbucket::pipeline::clock::NANOS_PER_MS;
-use lastbucket::pipeline::driver::{run, RunResult, StopPoint};
 use lastbucket::pipeline::flushed::{FlushedItem, SeriesType};
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::source::Datagram;

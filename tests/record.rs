@@ -2,7 +2,7 @@
 //! exactly, also after the recorder was killed mid-stream.
 
 mod server_common;
-use lastbucket::server::Address;
+use lastbucket::net::Address;
 use lastbucket::source::{open, Datagram, OpenOptions, SourceError};
 use server_common::{poll, Running};
 use std::os::unix::net::UnixDatagram;

@@ -2,11 +2,13 @@
 //! pipeline on the real clock, stopped for real, verified against the ledger with the socket
 //! losses the transport reports.
 
+use lastbucket::check::driver::StopPoint;
+use lastbucket::check::transport::{
+    run_transport, run_transport_with, Transport, TransportOptions,
+};
+use lastbucket::check::transport::{TransportError, TransportResult};
 use lastbucket::pipeline::clock::NANOS_PER_MS;
-use lastbucket::pipeline::driver::StopPoint;
 use lastbucket::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
-use lastbucket::server::{run_transport, run_transport_with, Transport, TransportOptions};
-use lastbucket::server::{TransportError, TransportResult};
 use lastbucket::source::Datagram;
 use lastbucket::verify::{self, ledger::Ledger, Verification};
 use std::convert::Infallible;

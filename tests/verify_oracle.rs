@@ -2,8 +2,8 @@
 //! the pipeline reports is an accounting error, a point never sent is surplus, a point flushed
 //! twice is a duplicate. Each case tampers with a correct run's output in one way.
 
+use lastbucket::check::driver::{run, RunResult, StopPoint};
 use lastbucket::pipeline::clock::NANOS_PER_SEC;
-use lastbucket::pipeline::driver::{run, RunResult, StopPoint};
 use lastbucket::pipeline::flushed::FlushedItem;
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::report::{Expectation, Verdict};

@@ -2,8 +2,8 @@
 //! pass-through point beside its context's bucket point, and the verifier must count both as
 //! flushed — never as duplicates, never as an accounting error. Values computed by hand.
 
+use lastbucket::check::driver::{run, StopPoint};
 use lastbucket::pipeline::clock::NANOS_PER_SEC;
-use lastbucket::pipeline::driver::{run, StopPoint};
 use lastbucket::pipeline::flushed::{FlushedItem, SeriesType};
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::report::{Expectation, Verdict};

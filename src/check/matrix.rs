@@ -5,11 +5,23 @@ use crate::pipeline::{BatcherDrain, StopSettings};
 use crate::report::Expectation;
 
 /// `--flush-incomplete-buckets on|off|both`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagChoice {
     On,
     Off,
     Both,
+}
+
+impl std::str::FromStr for FlagChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "on" => Ok(FlagChoice::On),
+            "off" => Ok(FlagChoice::Off),
+            "both" => Ok(FlagChoice::Both),
+            o => Err(format!("invalid setting '{o}' (expected on, off or both)")),
+        }
+    }
 }
 
 /// The settings to run, in report order: off first, then on.

@@ -1,11 +1,12 @@
 //! `check`: runs the embedded pipeline on a stream, stops it at each chosen moment, for each
 //! flag setting, and verifies the flushed output against the ledger of what was sent.
 
+pub mod driver;
 pub mod matrix;
 pub mod moment;
+pub mod transport;
 
 use crate::pipeline::clock::{secs, NANOS_PER_SEC};
-use crate::pipeline::driver;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
 use crate::protocol::{self, Line};
@@ -13,30 +14,14 @@ use crate::report::{
     HeldAtStop, Report, ScenarioReport, SettingsInfo, SocketInfo, SourceInfo, StopInfo, ToolInfo,
     SCHEMA_VERSION,
 };
-use crate::server::transport::{run_transport_with, TransportError, TransportOptions};
 use crate::source::Datagram;
+use crate::source::{StreamError, StreamOpener};
 use crate::verify::{self, ledger::Ledger};
 use matrix::Expectations;
 use moment::{ResolvedStop, StopMoment, StreamShape};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// An error of a stream's source (unreadable, corrupt, truncated).
-pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
-/// A stream of datagrams in arrival order.
-pub type Stream<'a> = Box<dyn Iterator<Item = Result<Datagram, StreamError>> + 'a>;
-
-/// Something that can open the same stream again for each scenario.
-pub trait StreamOpener {
-    fn open(&self) -> Result<Stream<'_>, StreamError>;
-    /// `generated`, `capture`, `pcap`, `jsonl` or `text`.
-    fn kind(&self) -> &'static str;
-    fn description(&self) -> String;
-    /// How far the last opening read a file source and what its reader skipped.
-    fn read_stats(&self) -> Option<crate::source::ReadStats> {
-        None
-    }
-}
+use transport::{run_transport_with, TransportError, TransportOptions};
 
 /// What to run.
 #[derive(Debug, Clone)]

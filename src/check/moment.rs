@@ -1,8 +1,9 @@
 //! Stop moments (`--stop`): when in the stream the stop sequence runs. Each resolves, against
 //! the stream's shape, to a [`StopPoint`] on the virtual clock.
 
+use super::driver::StopPoint;
+use crate::duration::parse_seconds;
 use crate::pipeline::clock::NANOS_PER_SEC;
-use crate::pipeline::driver::StopPoint;
 use rand::{Rng, SeedableRng};
 use std::fmt;
 use std::str::FromStr;
@@ -34,21 +35,6 @@ pub enum Phase {
 pub struct MomentError {
     pub input: String,
     pub why: String,
-}
-
-/// Parses a duration: `12.5`, `12.5s`, `1500ms`.
-pub fn parse_seconds(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let v = if let Some(ms) = s.strip_suffix("ms") {
-        ms.trim().parse::<f64>().ok()? / 1000.0
-    } else {
-        s.strip_suffix('s')
-            .unwrap_or(s)
-            .trim()
-            .parse::<f64>()
-            .ok()?
-    };
-    (v.is_finite() && v >= 0.0).then_some(v)
 }
 
 impl FromStr for StopMoment {

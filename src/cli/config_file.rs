@@ -74,7 +74,11 @@ fn go_duration_ms(v: &serde_json::Value) -> Result<u64, String> {
             .as_u64()
             .ok_or_else(|| format!("{n} is not a whole number of nanoseconds"))?
             as f64,
-        serde_json::Value::String(s) => parse_go_duration_ns(s)?,
+        // Go's grammar: a string needs its unit ("100" is not a duration).
+        serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+            return Err(format!("{s:?} has no unit (expected e.g. \"100ms\")"))
+        }
+        serde_json::Value::String(s) => crate::duration::parse_ns(s)? as f64,
         other => return Err(format!("expected a duration like \"100ms\", got {other}")),
     };
     let ms = ns / 1e6;
@@ -84,38 +88,6 @@ fn go_duration_ms(v: &serde_json::Value) -> Result<u64, String> {
         ));
     }
     Ok(ms as u64)
-}
-
-/// Go's `time.ParseDuration` grammar: a sequence of decimal numbers with units.
-fn parse_go_duration_ns(s: &str) -> Result<f64, String> {
-    let bad = || format!("invalid duration {s:?} (expected e.g. \"100ms\", \"1s\", \"1m30s\")");
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let number: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

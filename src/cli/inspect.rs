@@ -1,8 +1,8 @@
 //! `lastbucket inspect SOURCE`.
 
 use super::source_args::SourceArgs;
-use crate::check::StreamOpener;
 use crate::output::stdout::print;
+use crate::source::StreamOpener;
 use clap::Args;
 use std::fmt::Write;
 

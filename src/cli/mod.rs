@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "lastbucket", version, about, after_help = crate::exit::TABLE, after_long_help = crate::exit::TABLE)]
 pub struct Cli {
     /// When to use colors: auto (terminal and no NO_COLOR), always, never.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
     pub color: crate::output::color::ColorChoice,
 
     #[command(subcommand)]

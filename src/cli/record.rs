@@ -1,11 +1,11 @@
 //! `lastbucket record --listen ADDR -o FILE`: writes what arrives as a capture file.
 
 use super::serve::kernel_drops_text;
-use crate::check::moment::parse_seconds;
+use crate::duration::parse_seconds;
+use crate::net::signals::on_stop_signals;
+use crate::net::{Address, ListenOptions, Listener};
 use crate::record::{self, RecordLimits};
 use crate::runtime;
-use crate::server::signals::on_stop_signals;
-use crate::server::{Address, ListenOptions, Listener};
 use crate::source::{DatagramWriter, OutputFormat};
 use clap::Args;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     };
     let duration = match args.duration.as_deref().map(parse_seconds) {
         None => None,
-        Some(Some(s)) => Some(crate::replay::seconds(s)),
+        Some(Some(s)) => Some(crate::duration::to_duration(s)),
         Some(None) => return usage(&format!("invalid --duration {:?}", args.duration)),
     };
     if args.buffer_size == 0 {

@@ -1,12 +1,13 @@
 //! `lastbucket replay SOURCE --to ADDR`: sends a source to any DogStatsD server.
 
 use super::source_args::SourceArgs;
-use crate::check::StreamOpener;
+use crate::net::signals::on_stop_signals;
+use crate::net::Address;
+use crate::net::Client;
 use crate::output::progress::replay_bar;
 use crate::replay::progress::{bar_length, position, Extent};
-use crate::replay::{self, Client, End, Pace, ReplayOptions, ReplayStats};
-use crate::server::signals::on_stop_signals;
-use crate::server::Address;
+use crate::replay::{self, End, Pace, ReplayOptions, ReplayStats};
+use crate::source::StreamOpener;
 use clap::Args;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};

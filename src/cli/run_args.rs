@@ -5,9 +5,9 @@ use super::config_file::read_config_file;
 use super::UsageError;
 use crate::check::matrix::{self, Expectations, FlagChoice};
 use crate::check::moment::StopMoment;
+use crate::check::transport::{Transport, TransportOptions};
 use crate::check::CheckPlan;
 use crate::pipeline::{BatcherDrain, ListenerKind, PipelineConfig};
-use crate::server::transport::{Transport, TransportOptions};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub struct RunArgs {
     /// `dogstatsd_flush_incomplete_buckets` settings to run [default: both, or the setting of
     /// the --config file when it has that key].
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "on|off|both")]
     pub flush_incomplete_buckets: Option<FlagChoice>,
 
     /// auto: workers drain their queue on stop when the flag is on (current reference);
@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// Send the stream through a real loopback socket into the pipeline on the real clock:
     /// udp, unixgram or unix (stream). The `socket` stage then counts kernel drops and what
     /// was unread at the stop.
-    #[arg(long, value_enum, value_name = "TRANSPORT")]
+    #[arg(long, value_name = "udp|unixgram|unix")]
     pub transport: Option<Transport>,
 
     /// With --transport: stream time runs this many times faster than wall time (0 = as fast as

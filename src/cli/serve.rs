@@ -2,13 +2,13 @@
 
 use super::run_args::load_config;
 use super::UsageError;
-use crate::check::moment::parse_seconds;
+use crate::duration::parse_seconds;
+use crate::net::drops::DropScope;
+use crate::net::signals::on_stop_signals;
+use crate::net::{Address, ListenOptions, Listener};
 use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
 use crate::runtime;
-use crate::server::drops::DropScope;
 use crate::server::serve::{self, ServeOptions, ServeReport};
-use crate::server::signals::on_stop_signals;
-use crate::server::{Address, ListenOptions, Listener};
 use clap::Args;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;

@@ -1,11 +1,10 @@
 //! The SOURCE argument shared by the commands that read traffic, and the opener it becomes.
 
-use crate::check::{Stream, StreamError, StreamOpener};
 use crate::source::generate::{self, GeneratorConfig};
-use crate::source::{open, InputFormat, OpenOptions, PortFilter, ReadStats, StatsHandle};
+use crate::source::SourceSpec;
+use crate::source::{InputFormat, OpenOptions, PortFilter};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
@@ -32,17 +31,6 @@ pub struct SourceArgs {
     /// Text sources: datagrams per second of stream time (default: all at t=0).
     #[arg(long, value_name = "PER_SECOND")]
     pub rate: Option<f64>,
-}
-
-/// What SOURCE names.
-pub enum SourceSpec {
-    Generated(GeneratorConfig),
-    File {
-        path: PathBuf,
-        options: OpenOptions,
-        /// The read counters of the last opening, for the report.
-        last: Mutex<Option<StatsHandle>>,
-    },
 }
 
 impl SourceArgs {
@@ -74,62 +62,8 @@ impl SourceArgs {
                     allow_truncated: self.allow_truncated,
                     text_rate: self.rate,
                 },
-                last: Mutex::new(None),
+                last: Default::default(),
             }),
-        }
-    }
-}
-
-impl SourceSpec {}
-
-impl StreamOpener for SourceSpec {
-    fn open(&self) -> Result<Stream<'_>, StreamError> {
-        match self {
-            SourceSpec::Generated(c) => Ok(Box::new(generate::generate(c).map(Ok))),
-            SourceSpec::File {
-                path,
-                options,
-                last,
-            } => {
-                let opened = open(path, options)?;
-                if let Ok(mut l) = last.lock() {
-                    *l = Some(opened.stats.clone());
-                }
-                Ok(Box::new(
-                    opened.datagrams.map(|d| d.map_err(StreamError::from)),
-                ))
-            }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            SourceSpec::Generated(_) => "generated",
-            SourceSpec::File { path, options, .. } => {
-                let format = options
-                    .format
-                    .or_else(|| crate::source::detect_file(path).ok());
-                match format {
-                    Some(InputFormat::Capture) => "capture",
-                    Some(InputFormat::Pcap) | Some(InputFormat::Pcapng) => "pcap",
-                    Some(InputFormat::Jsonl) => "jsonl",
-                    _ => "text",
-                }
-            }
-        }
-    }
-
-    fn read_stats(&self) -> Option<ReadStats> {
-        match self {
-            SourceSpec::File { last, .. } => last.lock().ok()?.as_ref().map(StatsHandle::snapshot),
-            SourceSpec::Generated(_) => None,
-        }
-    }
-
-    fn description(&self) -> String {
-        match self {
-            SourceSpec::Generated(c) => c.to_string(),
-            SourceSpec::File { path, .. } => path.display().to_string(),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::packet::{DatagramId, Packet};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PacketAssembler {
     buffer_size: usize,
     current: Packet,

@@ -21,7 +21,7 @@ pub struct BatcherCounters {
     pub service_checks_out: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Batcher {
     batch_size: usize,
     shards: Vec<Vec<Sample>>,

@@ -3,7 +3,7 @@
 //! demultiplexer's flush ticker) fires on that clock, so a stop moment gives the same result on
 //! every run. `serve` uses the system clock with the same state machines.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 pub const NANOS_PER_MS: u64 = 1_000_000;
@@ -69,6 +69,22 @@ impl Ticker {
         self.next_ns
     }
 
+    /// Consumes, in O(1), every tick before `until` (none if the next is not before it);
+    /// returns how many. An idle stage's ticks change nothing but their own phase, so the
+    /// virtual clock jumps over them instead of firing each.
+    pub fn skip_before(&mut self, until_ns: u64) -> u64 {
+        if self.next_ns >= until_ns {
+            return 0;
+        }
+        let k = (until_ns - self.next_ns).div_ceil(self.period_ns);
+        self.next_ns += k * self.period_ns;
+        k
+    }
+
+    pub fn period_ns(&self) -> u64 {
+        self.period_ns
+    }
+
     /// Consumes the earliest tick due at or before `now`, returning its time. Call it until it
     /// returns `None`: on the virtual clock an idle server still sees every tick, each at its
     /// own time, as a real idle server would.
@@ -79,6 +95,28 @@ impl Ticker {
         let tick = self.next_ns;
         self.next_ns += self.period_ns;
         Some(tick)
+    }
+}
+
+/// Maps instants to system-clock nanoseconds from one reading of the system clock, so that
+/// stamps are monotonic even if the system clock is stepped while the server runs.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    base: Instant,
+    base_ns: u64,
+}
+
+impl WallClock {
+    pub fn now() -> WallClock {
+        WallClock {
+            base: Instant::now(),
+            base_ns: SystemClock.now_ns(),
+        }
+    }
+
+    pub fn ns(&self, at: Instant) -> u64 {
+        let d = at.saturating_duration_since(self.base);
+        self.base_ns + d.as_nanos() as u64
     }
 }
 
@@ -102,6 +140,16 @@ mod tests {
         assert_eq!(t.poll(1_450), Some(1_400));
         assert_eq!(t.poll(1_450), None);
         assert_eq!(t.next_ns(), 1_500);
+    }
+
+    #[test]
+    fn skipping_lands_on_the_grid() {
+        let mut t = Ticker::new(1_000, 100);
+        assert_eq!(t.skip_before(1_100), 0);
+        assert_eq!(t.skip_before(1_101), 1);
+        assert_eq!(t.next_ns(), 1_200);
+        assert_eq!(t.skip_before(1_000_000_000_000), 9_999_988);
+        assert_eq!(t.next_ns(), 1_000_000_000_000);
     }
 
     #[test]

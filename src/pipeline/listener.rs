@@ -24,7 +24,7 @@ pub enum ListenerKind {
 }
 
 /// A listener's assembler (UDP only) and packets buffer, with their timers and counters.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ListenerStage {
     kind: ListenerKind,
     buffer_size: usize,
@@ -93,6 +93,30 @@ impl ListenerStage {
             }
             None => self.hand_to_buffer(Packet::single(id, ts_ns, read)),
         }
+    }
+
+    /// Whether the assembler holds nothing (its tick would do nothing).
+    pub fn assembler_idle(&self) -> bool {
+        self.assembler
+            .as_ref()
+            .is_none_or(|(a, _)| a.datagrams_held() == 0)
+    }
+
+    /// Whether the packets buffer holds nothing (its tick would do nothing).
+    pub fn buffer_idle(&self) -> bool {
+        self.packets_buffer.packets_held() == 0
+    }
+
+    /// Jumps the assembler's idle timer over its ticks before `until`.
+    pub fn skip_assembler(&mut self, until_ns: u64) {
+        if let Some((_, t)) = self.assembler.as_mut() {
+            t.skip_before(until_ns);
+        }
+    }
+
+    /// Jumps the packets buffer's idle timer over its ticks before `until`.
+    pub fn skip_buffer(&mut self, until_ns: u64) {
+        self.buffer_ticker.skip_before(until_ns);
     }
 
     /// The assembler's timer fired at `at`: its packet goes to the packets buffer.

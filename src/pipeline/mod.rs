@@ -13,7 +13,6 @@ pub mod batcher;
 pub mod clock;
 pub mod config;
 pub mod counters;
-pub mod driver;
 pub mod flushed;
 pub mod listener;
 pub mod no_aggregation;
@@ -35,7 +34,7 @@ use listener::ListenerStage;
 use no_aggregation::NoAggregation;
 use packet::{DatagramId, PacketBatch};
 use queue::Queue;
-use sample::Sample;
+use sample::{Sample, SampleId};
 use sampler::TimeSampler;
 use worker::Worker;
 
@@ -49,7 +48,7 @@ pub struct UnknownListener {
 
 /// The aggregation side: sampler shards, the no-aggregation path, and the events and service
 /// checks waiting for the next flush.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Aggregator {
     samplers: Vec<TimeSampler>,
     no_agg: NoAggregation,
@@ -94,8 +93,40 @@ impl Aggregator {
     }
 }
 
+/// What the pipeline did that a verifier follows, in the order it happened (recorded only when
+/// [`Pipeline::trace`] is on; a flush is always recorded).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A worker took this datagram's bytes and parsed them: its samples have reached the
+    /// samplers (or were refused there, see [`Event::ContextLimit`]). Recorded after the
+    /// [`Event::ContextLimit`] drops of its batch, so a follower knows them when it sees this.
+    Parsed(DatagramId),
+    /// A sampler refused this sample: its context would pass the context limit.
+    ContextLimit(SampleId),
+    Flush(Flush),
+}
+
+/// Why items were flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushKind {
+    /// The flush ticker: buckets closed at the tick's cutoff.
+    Tick,
+    /// The stop sequence handing the no-aggregation path's points to the output.
+    NoAggregation,
+    /// The stop sequence's final flush; `force_all` with `flush_incomplete_buckets`.
+    Final { force_all: bool },
+}
+
+/// One flush: when (the samplers' `now`), why, and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flush {
+    pub at_ns: u64,
+    pub kind: FlushKind,
+    pub items: Vec<FlushedItem>,
+}
+
 /// The whole pipeline.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     config: PipelineConfig,
     settings: StopSettings,
@@ -107,8 +138,13 @@ pub struct Pipeline {
     workers: Vec<Worker>,
     next_worker: usize,
     aggregator: Aggregator,
-    /// Flushed items not yet taken by the driver.
-    flushed: Vec<FlushedItem>,
+    /// Flushes (and, when tracing, parse events) not yet taken by the driver.
+    events: Vec<Event>,
+    /// Whether [`Event::Parsed`] and [`Event::ContextLimit`] are recorded.
+    trace: bool,
+    /// Timers fired or jumped over: the cost of moving the virtual clock, which idle time
+    /// does not add to.
+    clock_steps: u64,
     counters: StageCounters,
     losses: Losses,
     stopped: bool,
@@ -172,7 +208,9 @@ impl Pipeline {
                 checks: Vec::new(),
                 out: Vec::new(),
             },
-            flushed: Vec::new(),
+            events: Vec::new(),
+            trace: false,
+            clock_steps: 0,
             counters: StageCounters::default(),
             losses: Losses::default(),
             stopped: false,
@@ -180,6 +218,22 @@ impl Pipeline {
             config,
             settings,
         }
+    }
+
+    /// Records parse events for a verifier that follows the run ([`Pipeline::take_events`]).
+    pub fn trace(mut self, on: bool) -> Pipeline {
+        self.trace = on;
+        self
+    }
+
+    /// The stop settings, changed: a copy of a running pipeline stopped with each setting.
+    pub fn set_settings(&mut self, settings: StopSettings) {
+        self.settings = settings;
+    }
+
+    /// Timers fired or jumped over so far.
+    pub fn clock_steps(&self) -> u64 {
+        self.clock_steps
     }
 
     pub fn now_ns(&self) -> u64 {
@@ -195,30 +249,79 @@ impl Pipeline {
         self.listeners.iter().map(ListenerStage::kind).collect()
     }
 
-    /// The timer due first, and when (ties broken by [`Timer`]'s order, then listener index).
-    fn next_timer(&self) -> (u64, Timer) {
+    /// The timer due first, and when (ties broken by [`Timer`]'s order, then listener index),
+    /// leaving out `except`.
+    fn next_timer(&self, except: Option<Timer>) -> Option<(u64, Timer)> {
         // Called for every datagram: a running minimum, no allocation.
-        let mut next = (self.flush_ticker.next_ns(), Timer::Flush);
+        let mut next: Option<(u64, Timer)> = None;
+        let mut offer = |t: u64, timer: Timer| {
+            if Some(timer) != except && next.is_none_or(|n| (t, timer) < n) {
+                next = Some((t, timer));
+            }
+        };
+        offer(self.flush_ticker.next_ns(), Timer::Flush);
         if let Some(t) = self.queue.next_ready_ns() {
-            next = next.min((t, Timer::Queue));
+            offer(t, Timer::Queue);
         }
         for (i, l) in self.listeners.iter().enumerate() {
             if let Some(t) = l.assembler_due_ns() {
-                next = next.min((t, Timer::Assembler(i)));
+                offer(t, Timer::Assembler(i));
             }
-            next = next.min((l.buffer_due_ns(), Timer::PacketsBuffer(i)));
+            offer(l.buffer_due_ns(), Timer::PacketsBuffer(i));
         }
         next
+    }
+
+    /// Whether `timer` firing now would change nothing but its own phase (and counters that
+    /// are kept exact when it is jumped over).
+    fn idle(&self, timer: Timer) -> bool {
+        match timer {
+            Timer::Assembler(i) => self.listeners[i].assembler_idle(),
+            Timer::PacketsBuffer(i) => self.listeners[i].buffer_idle(),
+            Timer::Queue => false,
+            Timer::Flush => {
+                let a = &self.aggregator;
+                a.out.is_empty()
+                    && a.events.is_empty()
+                    && a.checks.is_empty()
+                    && a.samplers.iter().all(TimeSampler::idle)
+            }
+        }
+    }
+
+    /// Jumps an idle timer over all its ticks before `until`, in O(1): the event-driven
+    /// clock. Nothing else can happen before `until` (the next other timer, or past the
+    /// instant the clock moves to), so those ticks would each have done nothing.
+    fn skip_idle(&mut self, timer: Timer, until_ns: u64) {
+        match timer {
+            Timer::Assembler(i) => self.listeners[i].skip_assembler(until_ns),
+            Timer::PacketsBuffer(i) => self.listeners[i].skip_buffer(until_ns),
+            Timer::Queue => {}
+            Timer::Flush => {
+                let first = self.flush_ticker.next_ns();
+                let period = self.flush_ticker.period_ns();
+                let k = self.flush_ticker.skip_before(until_ns);
+                self.counters.flush.flushes += k;
+                for s in &mut self.aggregator.samplers {
+                    s.skip_idle_flushes(first, period, k);
+                }
+            }
+        }
     }
 
     /// Moves the clock to `now`, firing every timer due on the way, each at its own time, in
     /// time order (at equal times: assemblers, packets buffers, queue, flush — a packet's way
     /// through the stages — and listeners in index order).
     pub fn advance(&mut self, now_ns: u64) {
-        loop {
-            let (at, timer) = self.next_timer();
-            if at > now_ns {
-                break;
+        while let Some((at, timer)) = self.next_timer(None).filter(|(at, _)| *at <= now_ns) {
+            self.clock_steps += 1;
+            if self.idle(timer) {
+                // Up to the next other timer (at the same instant: past this tick, which would
+                // fire first and do nothing), and never past `now`.
+                let other = self.next_timer(Some(timer)).map_or(u64::MAX, |(t, _)| t);
+                let until = other.max(at + 1).min(now_ns.saturating_add(1));
+                self.skip_idle(timer, until);
+                continue;
             }
             self.now_ns = self.now_ns.max(at);
             match timer {
@@ -236,7 +339,7 @@ impl Pipeline {
                 Timer::Flush => {
                     self.flush_ticker.poll(at);
                     let items = self.aggregator.flush(at, false);
-                    self.record_flush(items);
+                    self.record_flush(at, FlushKind::Tick, items);
                 }
             }
         }
@@ -312,10 +415,25 @@ impl Pipeline {
     fn process(&mut self, batch: PacketBatch) {
         let w = self.next_worker % self.workers.len();
         self.next_worker = self.next_worker.wrapping_add(1);
+        if !self.trace {
+            self.workers[w].process_batch(batch, &mut self.aggregator);
+            return;
+        }
+        let datagrams: Vec<DatagramId> = batch
+            .iter()
+            .flat_map(|p| p.segments.iter().map(|s| s.datagram))
+            .collect();
         self.workers[w].process_batch(batch, &mut self.aggregator);
+        // The batch's samples have all reached the samplers: first what they refused, then
+        // which datagrams were parsed.
+        for s in &mut self.aggregator.samplers {
+            self.events
+                .extend(s.context_limit_drops.drain(..).map(Event::ContextLimit));
+        }
+        self.events.extend(datagrams.into_iter().map(Event::Parsed));
     }
 
-    fn record_flush(&mut self, items: Vec<FlushedItem>) {
+    fn record_flush(&mut self, at_ns: u64, kind: FlushKind, items: Vec<FlushedItem>) {
         let f = &mut self.counters.flush;
         f.flushes += 1;
         for item in &items {
@@ -326,12 +444,23 @@ impl Pipeline {
                 FlushedItem::ServiceCheck(_) => f.service_checks += 1,
             }
         }
-        self.flushed.extend(items);
+        self.events.push(Event::Flush(Flush { at_ns, kind, items }));
     }
 
-    /// Takes the items flushed since the last call.
+    /// Takes the items flushed since the last call (the parse events are dropped).
     pub fn take_flushed(&mut self) -> Vec<FlushedItem> {
-        std::mem::take(&mut self.flushed)
+        let mut items = Vec::new();
+        for e in self.events.drain(..) {
+            if let Event::Flush(f) = e {
+                items.extend(f.items);
+            }
+        }
+        items
+    }
+
+    /// Takes what happened since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
     /// Stops the pipeline at `now` with its stop settings (the reference stop sequence).
@@ -439,8 +568,15 @@ impl stop::StopSteps for Pipeline {
     fn stop_no_aggregation(&mut self) {
         // Timestamped samples became points when their batch was handed over; the stop hands
         // them to the output.
-        let out = std::mem::take(&mut self.aggregator.out);
-        self.flushed.extend(out);
+        // Not counted as a flush (no flusher ran): the points join the output as they are.
+        let items = std::mem::take(&mut self.aggregator.out);
+        if !items.is_empty() {
+            self.events.push(Event::Flush(Flush {
+                at_ns: self.now_ns,
+                kind: FlushKind::NoAggregation,
+                items,
+            }));
+        }
     }
 
     fn drain_samplers(&mut self) {
@@ -454,7 +590,7 @@ impl stop::StopSteps for Pipeline {
 
     fn final_flush(&mut self, force_all: bool) {
         let items = self.aggregator.flush(self.now_ns, force_all);
-        self.record_flush(items);
+        self.record_flush(self.now_ns, FlushKind::Final { force_all }, items);
         for s in &self.aggregator.samplers {
             self.losses.open_buckets.extend(s.held_buckets());
         }

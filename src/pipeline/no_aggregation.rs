@@ -14,7 +14,7 @@ pub struct NoAggCounters {
     pub unsupported_type: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NoAggregation {
     interval: i64,
     pub counters: NoAggCounters,

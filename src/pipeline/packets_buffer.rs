@@ -4,7 +4,7 @@
 
 use super::packet::{Packet, PacketBatch};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PacketsBuffer {
     size: usize,
     packets: PacketBatch,

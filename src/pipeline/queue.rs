@@ -5,7 +5,7 @@
 use super::packet::PacketBatch;
 use std::collections::VecDeque;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Queue {
     capacity: usize,
     latency_ns: u64,

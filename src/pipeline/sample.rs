@@ -145,13 +145,13 @@ pub fn shard_of(key: u64, shards: usize) -> usize {
 }
 
 /// Worker-local cache from raw (name, tags) bytes to a resolved context.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ContextCache {
     entries: HashMap<u64, Vec<CacheEntry>>,
     len: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct CacheEntry {
     name: Box<str>,
     raw_tags: Box<str>,

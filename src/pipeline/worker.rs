@@ -42,7 +42,7 @@ impl WorkerCounters {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Worker {
     pub batcher: Batcher,
     cache: ContextCache,

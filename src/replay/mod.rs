@@ -8,14 +8,13 @@
 //! the length framing cannot be resumed mid-stream and what the server had not read is gone, so
 //! the stream is not reconnected. In every case the caller gets what was sent.
 
-pub mod client;
 pub mod progress;
 pub mod schedule;
 
-pub use client::{Client, ReplayError};
-pub use schedule::{loop_length_ns, seconds, wait_until, Pace, Schedule};
+use crate::net::Client;
+pub use schedule::{loop_length_ns, wait_until, Pace, Schedule};
 
-use crate::check::{StreamError, StreamOpener};
+use crate::source::{StreamError, StreamOpener};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -167,7 +166,7 @@ fn deliver(
 ) -> Result<(), End> {
     let mut result = client.send_unless(payload, stop);
     if let Err(e) = &result {
-        if client::peer_gone(e) {
+        if crate::net::client::peer_gone(e) {
             match client.reconnect() {
                 Some(Ok(())) => {
                     stats.reconnects += 1;

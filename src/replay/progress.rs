@@ -5,7 +5,8 @@
 
 use super::schedule::{loop_length_ns, Pace};
 use super::ReplayStats;
-use crate::check::StreamOpener;
+use crate::output::progress::{BarLength, Measure};
+use crate::source::StreamOpener;
 
 /// A source's datagram count and the timestamps of its first and latest datagram, as the
 /// replay sees them (first in order; latest by timestamp).
@@ -33,23 +34,6 @@ impl Extent {
         }
         extent
     }
-}
-
-/// What the bar counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    /// Stream time replayed, in nanoseconds: a replay at the source's cadence moves through
-    /// time at a steady pace, whatever the bursts of datagrams.
-    StreamTime,
-    /// Datagrams attempted (sent or failed): `--rate` and `--max` move through datagrams.
-    Datagrams,
-}
-
-/// A bar's unit and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BarLength {
-    pub measure: Measure,
-    pub total: u64,
 }
 
 /// The bar of `loops` passes over a source of `extent` at `pace`; `None` (a spinner) when the
@@ -157,7 +141,7 @@ mod tests {
     struct Stamps(Vec<Result<u64, ()>>);
 
     impl StreamOpener for Stamps {
-        fn open(&self) -> Result<crate::check::Stream<'_>, crate::check::StreamError> {
+        fn open(&self) -> Result<crate::source::Stream<'_>, crate::source::StreamError> {
             Ok(Box::new(self.0.iter().map(|t| match t {
                 Ok(t) => Ok(crate::source::Datagram {
                     ts_ns: t * S,

@@ -3,6 +3,7 @@
 //! took. Sleeping the gap between consecutive datagrams instead would add every oversleep and
 //! every send's duration to the schedule, and a long replay would drift late.
 
+use crate::duration::to_duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -62,8 +63,8 @@ impl Schedule {
         let offset = self.offset_ns(ts_ns);
         match self.pace {
             Pace::Max => None,
-            Pace::Rate(r) => Some(self.start + seconds(index as f64 / r)),
-            Pace::Original { speed } => Some(self.start + seconds(offset as f64 / 1e9 / speed)),
+            Pace::Rate(r) => Some(self.start + to_duration(index as f64 / r)),
+            Pace::Original { speed } => Some(self.start + to_duration(offset as f64 / 1e9 / speed)),
         }
     }
 
@@ -84,12 +85,6 @@ pub fn loop_length_ns(first_ns: u64, last_ns: u64, count: u64) -> u64 {
         1_000_000_000
     };
     span.saturating_add(gap)
-}
-
-/// A delay in seconds as a `Duration`, capped at about 30 years: absurd speeds and rates make
-/// absurd delays, never a panic.
-pub fn seconds(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s.min(1e9)).unwrap_or(Duration::ZERO)
 }
 
 /// Sleeps until `due` in short slices, so a stop request is seen quickly; false if stopped.

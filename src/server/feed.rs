@@ -8,7 +8,7 @@
 //! caller run the pipeline's stop sequence — producers stop before consumers, so nothing read
 //! is left behind in the channel.
 
-use super::listener::Received;
+use crate::net::listener::Received;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::Pipeline;
@@ -97,28 +97,5 @@ fn emit(pipeline: &mut Pipeline, feed: &mut dyn Feed) -> io::Result<()> {
         Ok(())
     } else {
         feed.flushed(items)
-    }
-}
-
-/// Maps instants to system-clock nanoseconds from one reading of the system clock, so that
-/// stamps are monotonic even if the system clock is stepped while the server runs.
-#[derive(Debug, Clone, Copy)]
-pub struct WallClock {
-    base: Instant,
-    base_ns: u64,
-}
-
-impl WallClock {
-    pub fn now() -> WallClock {
-        use crate::pipeline::clock::{Clock, SystemClock};
-        WallClock {
-            base: Instant::now(),
-            base_ns: SystemClock.now_ns(),
-        }
-    }
-
-    pub fn ns(&self, at: Instant) -> u64 {
-        let d = at.saturating_duration_since(self.base);
-        self.base_ns + d.as_nanos() as u64
     }
 }

@@ -9,9 +9,11 @@
 //! pipeline runs its stop sequence ([`crate::pipeline::stop::stop_sequence`], through
 //! [`Pipeline::stop`]) — the same order and code as `check`.
 
-use super::drops::DropScope;
-use super::feed::{self, Feed, WallClock};
-use super::listener::{Listener, ListenerCounts, ListenerStats, Received};
+use super::feed::{self, Feed};
+use crate::net::drops::DropScope;
+use crate::net::listener::{Listener, ListenerCounts, ListenerStats, Received};
+use crate::net::CHANNEL_CAPACITY;
+use crate::pipeline::clock::WallClock;
 use crate::pipeline::counters::StageCounters;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::packet::DatagramId;
@@ -22,9 +24,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Capacity of the channel between the listeners and the pipeline task, in datagrams.
-pub const CHANNEL_CAPACITY: usize = 4096;
 
 /// How a server runs.
 pub struct ServeOptions {
@@ -104,7 +103,7 @@ pub struct ServeReport {
 struct Watched {
     address: String,
     stats: Arc<ListenerStats>,
-    drops: Option<super::drops::DropCounter>,
+    drops: Option<crate::net::drops::DropCounter>,
 }
 
 fn listener_reports(watched: &[Watched]) -> Vec<ListenerReport> {

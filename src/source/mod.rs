@@ -13,7 +13,9 @@ pub mod open;
 pub mod packet;
 pub mod pcap;
 pub mod pcap_write;
+pub mod spec;
 pub mod stats;
+pub mod stream;
 pub mod text;
 pub mod write;
 
@@ -22,7 +24,9 @@ pub use detect::{detect, InputFormat};
 pub use error::{Position, SourceError};
 pub use open::{detect_file, open, DatagramIter, OpenOptions, OpenedSource};
 pub use pcap::{write_pcap, LinkType, PortFilter};
+pub use spec::SourceSpec;
 pub use stats::{CaptureInfo, ReadStats, StatsHandle};
+pub use stream::{Stream, StreamError, StreamOpener};
 pub use write::{write_datagrams, DatagramWriter, OutputFormat};
 
 use serde::{Deserialize, Serialize};

@@ -8,6 +8,7 @@ use sketches_ddsketch::{Config, DDSketch};
 /// exact, only the quantile estimate of extreme sample rates is affected.
 const MAX_SKETCH_WEIGHT: i64 = 1_000;
 
+#[derive(Clone)]
 pub struct Distribution {
     pub sketch: DDSketch,
     pub count: i64,

@@ -6,7 +6,7 @@
 //! leaves an open bucket (the case the product is about) with datagrams still in flight.
 
 use super::error::GenerateError;
-use super::line;
+use super::limits::*;
 use crate::protocol::MetricType;
 
 /// 1 s in ns.
@@ -400,7 +400,7 @@ impl GeneratorConfig {
                         "duration",
                         format!(
                             "must be between 1ns and 100 days, got {}",
-                            super::spec::format_duration(ns)
+                            format_duration(ns)
                         ),
                     ));
                 }
@@ -415,7 +415,7 @@ impl GeneratorConfig {
                 "the stream would run past the year 2554 (u64 nanoseconds); start earlier or make it shorter",
             ));
         }
-        let longest = line::max_line_len(self);
+        let longest = max_line_len(self);
         if (self.datagram_size as u64) < longest {
             return Err(GenerateError::invalid(
                 "datagram_size",
@@ -474,12 +474,58 @@ impl GeneratorConfig {
                 format!(
                     "{n} packets at {}/s over {} s",
                     self.packet_rate,
-                    super::spec::format_seconds(covered as u64)
+                    format_seconds(covered as u64)
                 )
             }
         };
         format!("{self} — {shape}, {} contexts", self.contexts)
     }
+}
+
+/// An upper bound of the length of any line these settings can produce, so validation can
+/// require that every line fits a datagram (and packing never has to cut one).
+pub(crate) fn max_line_len(c: &GeneratorConfig) -> u64 {
+    let u = |x: u32| x as u64;
+    let tag = u(c.tag_key_length.max) + SUFFIX_MAX + 1 + u(c.tag_value_length.max) + SUFFIX_MAX;
+    let tags = |n: u64| if n == 0 { 0 } else { 2 + n * (tag + 1) };
+    let rate = c
+        .sample_rates
+        .iter()
+        .map(|r| 2 + format!("{r}").len() as u64)
+        .max()
+        .unwrap_or(0);
+    let metric = u(c.name_length.max)
+        + SUFFIX_MAX
+        + u(c.max_values).max(1) * (1 + VALUE_MAX)
+        + 3
+        + rate
+        + tags(u(c.tags_per_line.max))
+        + 2
+        + TS_MAX;
+    let extra_tags = tags(u(EXTRA_TAGS.min(c.tag_keys)));
+    let title = u(TITLE_WORDS) * (WORD_MAX + 2);
+    let text = u(TEXT_WORDS) * (WORD_MAX + 2);
+    let event = 3 + 20 + 1 + 20 + 2 + title + 1 + text + (3 + TS_MAX) + (3 + HOST_MAX) + 6 + 10;
+    let event = event + extra_tags;
+    let check = 4 + CHECK_NAME_MAX + 2 + (3 + TS_MAX) + (3 + HOST_MAX) + extra_tags;
+    let check = check + 3 + u(MESSAGE_WORDS) * (WORD_MAX + 1);
+    metric.max(event).max(check)
+}
+
+/// Whole seconds and the fraction without trailing zeros: `35.35`, `2`, `0.0005`.
+pub(crate) fn format_seconds(ns: u64) -> String {
+    let (s, frac) = (ns / NANOS_PER_SEC, ns % NANOS_PER_SEC);
+    if frac == 0 {
+        s.to_string()
+    } else {
+        let digits = format!("{frac:09}");
+        format!("{s}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// A duration as spec text that [`parse_duration`] reads back exactly: `35.35s`.
+pub(crate) fn format_duration(ns: u64) -> String {
+    format!("{}s", format_seconds(ns))
 }
 
 #[cfg(test)]

@@ -6,16 +6,13 @@
 //! written with Rust's `{}` (shortest round-trip form, platform-independent).
 
 use super::config::GeneratorConfig;
-use super::pool::{distinct_indexes, Pool, TypePool, SUFFIX_MAX};
+use super::limits::*;
+use super::pool::{distinct_indexes, Pool, TypePool};
 use crate::protocol::MetricType;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::io::Write;
 
-/// Longest value text: `-10000.999` (gauges), `session_999` (sets).
-const VALUE_MAX: u64 = 12;
-/// Seconds since the epoch fit in 11 digits until year 5138.
-const TS_MAX: u64 = 11;
 /// Words of event titles, event texts and service-check messages. No `|`, `,`, `:` or newline;
 /// a few are non-ASCII so that event lengths must be counted in bytes.
 const WORDS: &[&str] = &[
@@ -52,18 +49,7 @@ const WORDS: &[&str] = &[
     "naïve",
     "日本",
 ];
-/// Longest word in bytes ("rebalanced" is 10; "größe" 7, "日本" 6).
-const WORD_MAX: u64 = 10;
-const TITLE_WORDS: u32 = 4;
-const TEXT_WORDS: u32 = 12;
-const MESSAGE_WORDS: u32 = 8;
-/// Tags on an event or a service check.
-const EXTRA_TAGS: u32 = 3;
-/// `host-15`.
-const HOST_MAX: u64 = 7;
 const HOSTS: u32 = 16;
-/// Service-check names are 5..20 bytes plus a possible uniqueness suffix.
-const CHECK_NAME_MAX: u64 = 20 + SUFFIX_MAX;
 const SET_PREFIXES: &[&str] = &["user", "session", "ip", "req"];
 /// Seconds a `|T` timestamp may lag the line's own stream second.
 const TIMESTAMP_LAG: u64 = 2;
@@ -284,36 +270,6 @@ fn write_words(out: &mut Vec<u8>, rng: &mut ChaCha8Rng, max: u32, escapes: bool)
         }
         out.extend_from_slice(WORDS[rng.random_range(0..WORDS.len() as u32) as usize].as_bytes());
     }
-}
-
-/// An upper bound of the length of any line these settings can produce, so validation can
-/// require that every line fits a datagram (and packing never has to cut one).
-pub(crate) fn max_line_len(c: &GeneratorConfig) -> u64 {
-    let u = |x: u32| x as u64;
-    let tag = u(c.tag_key_length.max) + SUFFIX_MAX + 1 + u(c.tag_value_length.max) + SUFFIX_MAX;
-    let tags = |n: u64| if n == 0 { 0 } else { 2 + n * (tag + 1) };
-    let rate = c
-        .sample_rates
-        .iter()
-        .map(|r| 2 + format!("{r}").len() as u64)
-        .max()
-        .unwrap_or(0);
-    let metric = u(c.name_length.max)
-        + SUFFIX_MAX
-        + u(c.max_values).max(1) * (1 + VALUE_MAX)
-        + 3
-        + rate
-        + tags(u(c.tags_per_line.max))
-        + 2
-        + TS_MAX;
-    let extra_tags = tags(u(EXTRA_TAGS.min(c.tag_keys)));
-    let title = u(TITLE_WORDS) * (WORD_MAX + 2);
-    let text = u(TEXT_WORDS) * (WORD_MAX + 2);
-    let event = 3 + 20 + 1 + 20 + 2 + title + 1 + text + (3 + TS_MAX) + (3 + HOST_MAX) + 6 + 10;
-    let event = event + extra_tags;
-    let check = 4 + CHECK_NAME_MAX + 2 + (3 + TS_MAX) + (3 + HOST_MAX) + extra_tags;
-    let check = check + 3 + u(MESSAGE_WORDS) * (WORD_MAX + 1);
-    metric.max(event).max(check)
 }
 
 #[cfg(test)]

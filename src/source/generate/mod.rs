@@ -45,6 +45,7 @@
 
 mod config;
 mod error;
+mod limits;
 mod line;
 mod pool;
 mod spec;

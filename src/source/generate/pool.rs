@@ -12,8 +12,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 
-/// Most bytes the uniqueness fallback adds to a generated string (`_` and a u32).
-pub(crate) const SUFFIX_MAX: u64 = 11;
 /// Distinct service-check names.
 const CHECK_NAMES: u32 = 8;
 /// Consecutive collisions before a string is made unique with a suffix. High enough that the

@@ -7,7 +7,7 @@
 //! are all the spec's `name_length=5..20`.
 
 use super::config::{
-    GeneratorConfig, IntRange, Skew, StreamLength, DEFAULT_DURATION_NS, NANOS_PER_SEC,
+    format_duration, GeneratorConfig, IntRange, Skew, StreamLength, DEFAULT_DURATION_NS,
 };
 use super::error::GenerateError;
 use crate::protocol::MetricType;
@@ -457,65 +457,9 @@ fn format_range(r: &IntRange) -> String {
     }
 }
 
-/// A duration to ns, in exact decimal arithmetic (no float rounding): `35.35s` is exactly
-/// 35_350_000_000 ns. Units `ns`, `us`, `ms`, `s`, `m`, `h`; none means seconds.
+/// The generator's `duration=`: the one duration grammar of the command line.
 pub(crate) fn parse_duration(v: &str) -> Result<u64, String> {
-    let bad = || format!("expected a duration like 35s, 500ms, 2m or 35.35 (seconds), got `{v}`");
-    let t = v.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let unit_ns: u64 = match unit.trim() {
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "" | "s" => NANOS_PER_SEC,
-        "m" | "min" => 60 * NANOS_PER_SEC,
-        "h" => 3_600 * NANOS_PER_SEC,
-        _ => return Err(bad()),
-    };
-    let number: String = number.chars().filter(|&c| c != '_').collect();
-    let (whole, frac) = number.split_once('.').unwrap_or((&number, ""));
-    if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
-        return Err(bad());
-    }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let mut ns = whole * unit_ns as u128;
-    // The fraction, digit by digit; digits below 1 ns must be zeros.
-    let mut scale = unit_ns as u128;
-    for d in frac.bytes() {
-        let d = (d - b'0') as u128;
-        if !scale.is_multiple_of(10) {
-            if d != 0 {
-                return Err(format!("finer than 1 ns: `{v}`"));
-            }
-            continue;
-        }
-        scale /= 10;
-        ns += d * scale;
-    }
-    u64::try_from(ns).map_err(|_| format!("too long: `{v}`"))
-}
-
-/// Whole seconds and the fraction without trailing zeros: `35.35`, `2`, `0.0005`.
-pub(crate) fn format_seconds(ns: u64) -> String {
-    let (s, frac) = (ns / NANOS_PER_SEC, ns % NANOS_PER_SEC);
-    if frac == 0 {
-        s.to_string()
-    } else {
-        let digits = format!("{frac:09}");
-        format!("{s}.{}", digits.trim_end_matches('0'))
-    }
-}
-
-/// A duration as spec text that [`parse_duration`] reads back exactly: `35.35s`.
-pub(crate) fn format_duration(ns: u64) -> String {
-    format!("{}s", format_seconds(ns))
+    crate::duration::parse_ns(v)
 }
 
 /// The default length, as a spec would give it (for docs and tests).
@@ -524,6 +468,7 @@ const _: () = assert!(DEFAULT_DURATION_NS == 35_350_000_000);
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::NANOS_PER_SEC;
     use super::*;
 
     #[test]

@@ -156,7 +156,7 @@ impl Iterator for GeneratedStream {
                 budget,
                 ts_sec,
             );
-            debug_assert!(self.scratch.len() as u64 <= line::max_line_len(&self.config));
+            debug_assert!(self.scratch.len() as u64 <= super::config::max_line_len(&self.config));
             // Packed like a client's buffer: the next line goes in only if it still fits.
             // Validation makes every line fit an empty datagram, so none is ever empty.
             let sep = usize::from(!payload.is_empty());

@@ -13,7 +13,7 @@
 //! The sender ends the stream with an end marker (a payload no DogStatsD client sends, with a
 //! per-run nonce): when it is read, every datagram still pending was dropped.
 
-use super::listener::Received;
+use crate::net::listener::Received;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;

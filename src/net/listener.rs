@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Capacity of the channel between the listeners and the pipeline task, in datagrams.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
 /// Socket settings of a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenOptions {

@@ -1,8 +1,8 @@
 //! The client socket of a DogStatsD server, shared by `replay` and the socket transport of
 //! `check`.
 
-use crate::server::address::Address;
-use crate::server::frame;
+use crate::net::address::Address;
+use crate::net::frame;
 use std::io::{self, Write};
 use std::net::UdpSocket;
 use std::os::unix::net::{UnixDatagram, UnixStream};
@@ -22,7 +22,7 @@ enum ClientSocket {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
+pub enum ClientError {
     #[error("cannot connect to {address}: {error}")]
     Connect { address: Address, error: io::Error },
 }
@@ -36,8 +36,8 @@ const SEND_RETRIES: u32 = 10_000;
 impl Client {
     /// Connects to `address`. Unix sockets block on send when the server is slow
     /// (backpressure); UDP never waits for the server.
-    pub fn connect(address: &Address) -> Result<Client, ReplayError> {
-        let err = |error| ReplayError::Connect {
+    pub fn connect(address: &Address) -> Result<Client, ClientError> {
+        let err = |error| ClientError::Connect {
             address: address.clone(),
             error,
         };

@@ -2,18 +2,18 @@
 //! thread, stopped the way the module [`super::transport`] describes, then the socket drained
 //! up to the sender's end marker to learn what was left unread.
 
-use super::drops::DropScope;
-use super::feed::{self, Feed};
-use super::frame::FrameReader;
-use super::listener::{Leftover, Listener, Received};
 use super::matcher::{MatchCounts, Matched, Matcher};
-use super::serve::CHANNEL_CAPACITY;
-use super::transport::StreamClock;
-use crate::pipeline::driver::RunResult;
+use super::StreamClock;
+use crate::check::driver::RunResult;
+use crate::net::drops::DropScope;
+use crate::net::frame::FrameReader;
+use crate::net::listener::{Leftover, Listener, Received};
+use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
 use crate::runtime::{self, first, sleep_until, Receiver, Sender};
+use crate::server::feed::{self, Feed};
 use std::io;
 use std::time::{Duration, Instant};
 

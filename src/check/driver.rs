@@ -2,9 +2,9 @@
 //! virtual clock and stops it at a resolved stop point. The same input, settings and stop point
 //! give the same flushed output on every run: nothing here depends on threads or wall time.
 
-use super::counters::{Losses, StageCounters};
-use super::flushed::FlushedItem;
-use super::{ListenerKind, Pipeline, PipelineConfig, StopSettings, SOLE_LISTENER};
+use crate::pipeline::counters::{Losses, StageCounters};
+use crate::pipeline::flushed::FlushedItem;
+use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings, SOLE_LISTENER};
 use crate::source::Datagram;
 
 /// Where to stop: after at most `max_datagrams` datagrams, at `at_ns` (datagrams arriving

@@ -17,16 +17,19 @@
 //! datagram sent was read or dropped, as in `check`, where `end` means after the last packet
 //! was handed over.
 
-use super::address::Address;
-use super::listener::{ListenError, ListenOptions, Listener};
-use super::matcher::{Fate, Marker, Matcher, SentEntry};
-use super::receiver::{self, Receiving};
-use crate::pipeline::driver::{self, RunResult, StopPoint};
+use crate::net::address::Address;
+use crate::net::listener::{ListenError, ListenOptions, Listener};
+pub mod matcher;
+mod receiver;
+
+use crate::check::driver::{self, RunResult, StopPoint};
+use crate::net::{Client, ClientError};
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
-use crate::replay::{Client, ReplayError};
 use crate::runtime;
 use crate::source::Datagram;
+use matcher::{Fate, Marker, Matcher, SentEntry};
+use receiver::Receiving;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io;
@@ -37,7 +40,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// The socket a transport check goes through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
     Unixgram,
@@ -115,7 +118,7 @@ pub enum TransportError<E> {
     #[error(transparent)]
     Listen(ListenError),
     #[error(transparent)]
-    Connect(ReplayError),
+    Connect(ClientError),
     #[error("sending datagram {id} over {transport}: {error}")]
     Send {
         transport: Transport,
@@ -403,7 +406,7 @@ impl StreamClock {
     pub(super) fn due(&self, ts: u64) -> Option<Instant> {
         let s = self.speed?;
         let offset = ts.saturating_sub(self.first_ts) as f64 / 1e9 / s;
-        Some(self.wall_start + crate::replay::seconds(offset))
+        Some(self.wall_start + crate::duration::to_duration(offset))
     }
 }
 

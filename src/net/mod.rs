@@ -1,0 +1,15 @@
+//! Sockets, below every command that uses them: addresses (`udp://`, `unixgram://`, `unix://`),
+//! the length-prefixed framing of Unix streams, the listeners that read (with the kernel's drop
+//! counters), the client that sends, and the stop signals. `serve`, `record`, `replay` and
+//! check's socket transport all build on these; nothing here knows about them.
+
+pub mod address;
+pub mod client;
+pub mod drops;
+pub mod frame;
+pub mod listener;
+pub mod signals;
+
+pub use address::{Address, AddressError};
+pub use client::{Client, ClientError};
+pub use listener::{ListenError, ListenOptions, Listener, CHANNEL_CAPACITY};
