@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// (With --transport the transport decides.)
     #[arg(long, default_value = "udp", value_parser = ["udp", "unix"], conflicts_with = "transport")]
     pub listener: String,
+
+    /// Threads that run the scenarios (their stop sequences and verifications) [default: the
+    /// number of cores]. Reports are the same whatever it is.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 impl RunArgs {
@@ -137,6 +142,11 @@ impl RunArgs {
             seed: self.seed,
             flushed_out,
             transport: self.transport_options()?,
+            jobs: match self.jobs {
+                Some(0) => return Err(UsageError("--jobs must be at least 1".into())),
+                Some(n) => n,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
         })
     }
 }

@@ -5,7 +5,7 @@ use super::report_args::{finish, ExportArgs, Progress};
 use super::run_args::RunArgs;
 use super::source_args::SourceArgs;
 use super::UsageError;
-use crate::check::{run_check, survey, CheckError};
+use crate::check::{run_check, shape, CheckError};
 use crate::duration::parse_seconds;
 use crate::output::terminal;
 use crate::sweep::{self, plot, Spread};
@@ -74,8 +74,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
-    let shape = match survey(&source, &plan.config) {
-        Ok((shape, _)) => shape,
+    let shape = match shape(&source) {
+        Ok(shape) => shape,
         Err(e) => {
             eprintln!("Error: {e}");
             return Ok(crate::exit::INPUT);

@@ -49,7 +49,7 @@ impl fmt::Display for BatcherDrain {
 }
 
 /// The settings that decide what happens on stop: the subject of the product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct StopSettings {
     /// `dogstatsd_flush_incomplete_buckets`.
     pub flush_incomplete_buckets: bool,

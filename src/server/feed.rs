@@ -11,7 +11,7 @@
 use crate::net::listener::Received;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Event, Pipeline};
 use crate::runtime::{first, sleep_until, Receiver};
 use std::io;
 use std::time::{Duration, Instant};
@@ -31,6 +31,22 @@ pub trait Feed {
     fn admit(&mut self, r: &Received, ts_ns: u64) -> Option<DatagramId>;
     /// Items the pipeline has just flushed.
     fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()>;
+
+    /// What the pipeline did since the last call (a traced pipeline records its parses too):
+    /// by default, only its flushed items matter.
+    fn events(&mut self, events: Vec<Event>) -> io::Result<()> {
+        let mut items = Vec::new();
+        for e in events {
+            if let Event::Flush(f) = e {
+                items.extend(f.items);
+            }
+        }
+        if items.is_empty() {
+            Ok(())
+        } else {
+            self.flushed(items)
+        }
+    }
     /// Called on every tick after the timers have run.
     fn tick(&mut self, _pipeline: &Pipeline) -> io::Result<()> {
         Ok(())
@@ -92,10 +108,10 @@ fn deliver(pipeline: &mut Pipeline, r: &Received, feed: &mut dyn Feed) -> io::Re
 }
 
 fn emit(pipeline: &mut Pipeline, feed: &mut dyn Feed) -> io::Result<()> {
-    let items = pipeline.take_flushed();
-    if items.is_empty() {
+    let events = pipeline.take_events();
+    if events.is_empty() {
         Ok(())
     } else {
-        feed.flushed(items)
+        feed.events(events)
     }
 }

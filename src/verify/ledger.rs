@@ -1,239 +1,483 @@
-//! The ledger: every sample handed to the pipeline, recorded from the same bytes the listener
-//! read, independently of the pipeline. One entry per metric value, event, service check, or
-//! rejected line, in arrival order.
+//! The ledger: what was sent, read from the same bytes the listener read, independently of the
+//! pipeline, and folded as it goes. Nothing is kept per sample.
+//!
+//! A datagram is copied when it is handed to the pipeline and waits, as bytes, until the
+//! pipeline says a worker parsed it ([`Ledger::parsed`]). Its lines are then parsed here too
+//! and each sample's fate is decided: rejected (with the reason), lost at the context limit
+//! (the samplers said so), a point of the no-aggregation path, or folded into the expectation
+//! of its (context, bucket). Folding when the worker parses, not when the datagram arrives, is
+//! what lets every stage before the samplers lose datagrams without anything being taken back:
+//! at the stop, a datagram still waiting is lost at the queue (or the socket), whole.
+//!
+//! The expectations of a bucket are compared with the flush that closes it and then forgotten
+//! ([`super::compare`]), so memory holds the open buckets, the datagrams in flight and the
+//! contexts, not the stream.
 
+use super::context::{canonical_tags, Contexts, CtxId};
+use super::group::{Agg, Folded, Group, PointKey, Value};
+use super::tally::{EntryKind, Tally};
 use crate::pipeline::clock::secs;
+use crate::pipeline::flushed::SeriesType;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::sample::{Context, ContextCache, SampleId, SampleValue};
+use crate::pipeline::sample::SampleId;
+use crate::pipeline::PipelineConfig;
 use crate::protocol::{self, Line, MetricType, MetricValue};
-use std::sync::Arc;
+use crate::report::{LostExample, Stage};
+use foldhash::fast::FixedState;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-/// What a ledger entry is, for per-type accounting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryType {
-    Metric(MetricType),
-    Event,
-    ServiceCheck,
-    /// A rejected line whose type could not be read.
-    Invalid,
-}
-
-impl EntryType {
-    /// The key of `by_type` in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            EntryType::Metric(t) => t.name(),
-            EntryType::Event => "event",
-            EntryType::ServiceCheck => "service_check",
-            EntryType::Invalid => "invalid",
-        }
-    }
-
-    /// Every type in report order.
-    pub fn all() -> Vec<EntryType> {
-        let mut v: Vec<EntryType> = MetricType::ALL
-            .iter()
-            .map(|t| EntryType::Metric(*t))
-            .collect();
-        v.extend([
-            EntryType::Event,
-            EntryType::ServiceCheck,
-            EntryType::Invalid,
-        ]);
-        v
-    }
-}
-
-/// One metric value as sent.
-#[derive(Debug, Clone)]
-pub struct MetricEntry {
-    pub context: Arc<Context>,
-    pub metric_type: MetricType,
-    pub value: SampleValue,
-    pub sample_rate: f64,
-    /// Arrival second: decides the bucket.
-    pub arrival_s: i64,
-    pub timestamp: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub enum EntryBody {
-    Metric(MetricEntry),
-    /// An event: the identity it is matched on in the output (title, ts, host, tags).
-    Event {
-        title: String,
-        /// The text as the server unescapes it (`\\n` → newline).
-        text: String,
-        ts: i64,
-        host: String,
-        tags: Vec<String>,
-    },
-    ServiceCheck {
-        name: String,
-        status: u8,
-        /// The `m:` message, empty without one.
-        message: String,
-        ts: i64,
-        host: String,
-        tags: Vec<String>,
-    },
-    Rejected {
-        reason: &'static str,
-        line: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: SampleId,
-    pub entry_type: EntryType,
-    pub body: EntryBody,
-    /// Sent in a line the listener's read buffer cut off: never read, lost at the socket.
-    pub cut: bool,
-}
-
-/// Every sample handed to the pipeline.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    pub entries: Vec<Entry>,
-    pub datagrams: u64,
-    pub lines: u64,
-    cache: ContextCache,
-}
+/// Reason given to timestamped samples the no-aggregation path discards.
+pub const UNSUPPORTED_TIMESTAMPED: &str = "timestamp_on_unsupported_type";
+/// Reason given to NaN or infinite values, which the samplers refuse.
+pub const NON_FINITE_VALUE: &str = "non_finite_value";
 
 /// Longest rejected line kept for examples.
 const LINE_EXAMPLE_MAX: usize = 200;
 
+/// Identity of an event or service check in the output.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub kind: &'static str,
+    pub name: String,
+    pub ts: i64,
+    pub host: String,
+    pub tags: Vec<String>,
+    pub status: u8,
+    /// An event's text (unescaped) or a service check's message.
+    pub text: String,
+}
+
+/// A group's key within its bucket: the context, and whether it is a distribution (sketches
+/// are kept apart from the other types of the same context).
+pub type GroupKey = (CtxId, bool);
+
+/// A datagram handed to the pipeline and not yet parsed by a worker.
+#[derive(Debug, Clone)]
+struct Pending {
+    id: DatagramId,
+    ts_ns: u64,
+    /// What the listener reads of it (cut to the read buffer).
+    bytes: Vec<u8>,
+}
+
+/// What the oracle knows of one scenario so far.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub contexts: Contexts,
+    pending: VecDeque<Pending>,
+    /// Byte buffers of parsed datagrams, reused: no allocation per datagram once warm.
+    spare: Vec<Vec<u8>>,
+    /// Open expectations by bucket start.
+    pub groups: BTreeMap<i64, HashMap<GroupKey, Group, FixedState>>,
+    /// Points of the no-aggregation path, flushed at the next flush.
+    pub passthrough: HashMap<PointKey, Folded, FixedState>,
+    /// Events and service checks, flushed at the next flush.
+    pub items: HashMap<ItemKey, u64, FixedState>,
+    /// Samples the samplers refused at the context limit, until their datagram is folded.
+    context_limit: HashSet<SampleId, FixedState>,
+    pub tally: Tally,
+    next_seq: u64,
+    buffer_size: usize,
+    hostname: String,
+    interval: i64,
+    no_aggregation: bool,
+}
+
 impl Ledger {
-    /// Records a datagram as the listener reads it: cut to `buffer_size`, as the reference's
-    /// read into a buffer of that size cuts it.
-    /// Records a datagram handed to a pipeline with `config` (its read buffer and hostname).
-    pub fn record_datagram(
-        &mut self,
-        datagram: DatagramId,
-        d: &crate::source::Datagram,
-        config: &crate::pipeline::PipelineConfig,
-    ) {
-        self.record(
-            datagram,
-            d.ts_ns,
-            &d.payload,
-            config.buffer_size,
-            &config.hostname,
-        );
+    pub fn new(config: &PipelineConfig) -> Ledger {
+        Ledger {
+            contexts: Contexts::default(),
+            pending: VecDeque::new(),
+            spare: Vec::new(),
+            groups: BTreeMap::new(),
+            passthrough: HashMap::default(),
+            items: HashMap::default(),
+            context_limit: HashSet::default(),
+            tally: Tally::default(),
+            next_seq: 0,
+            buffer_size: config.buffer_size,
+            hostname: config.hostname.clone(),
+            interval: config.bucket_seconds,
+            no_aggregation: config.no_aggregation_pipeline,
+        }
     }
 
-    pub fn record(
-        &mut self,
-        datagram: DatagramId,
-        ts_ns: u64,
-        payload: &[u8],
-        buffer_size: usize,
-        hostname: &str,
-    ) {
-        self.datagrams += 1;
-        let read = &payload[..payload.len().min(buffer_size)];
+    /// A datagram handed to the pipeline: lines its read buffer cuts off are sent but never
+    /// read (lost at the socket, now); the rest waits for a worker.
+    pub fn record(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
+        self.tally.datagrams += 1;
         let arrival_s = secs(ts_ns);
-        let mut read_lines = 0;
-        for (line_idx, line) in protocol::split_lines(read).enumerate() {
-            self.lines += 1;
-            read_lines += 1;
-            self.record_line(datagram, line_idx as u32, line, arrival_s, hostname, false);
+        let read = &payload[..payload.len().min(self.buffer_size)];
+        let read_lines = protocol::split_lines(read).count() as u32;
+        for (i, line) in protocol::cut_lines(payload, self.buffer_size).enumerate() {
+            self.lose_line(read_lines + i as u32, line, arrival_s, Stage::Socket, true);
         }
-        for (i, line) in protocol::cut_lines(payload, buffer_size).enumerate() {
-            let line_idx = read_lines + i as u32;
-            self.record_line(datagram, line_idx, line, arrival_s, hostname, true);
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.clear();
+        bytes.extend_from_slice(read);
+        self.pending.push_back(Pending { id, ts_ns, bytes });
+    }
+
+    /// The samplers refused this sample at the context limit (before its datagram is parsed).
+    pub fn context_limit(&mut self, sample: SampleId) {
+        self.context_limit.insert(sample);
+    }
+
+    /// A worker parsed datagram `id`: its samples meet their fates.
+    pub fn parsed(&mut self, id: DatagramId) -> Result<(), String> {
+        // Workers take datagrams in arrival order: the one parsed is almost always the oldest.
+        let at = self
+            .pending
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or_else(|| format!("the pipeline parsed datagram {id}, which was not sent"))?;
+        let Some(p) = self.pending.remove(at) else {
+            return Ok(());
+        };
+        let arrival_s = secs(p.ts_ns);
+        for (i, line) in protocol::split_lines(&p.bytes).enumerate() {
+            self.tally.lines += 1;
+            self.fold_line(p.id, i as u32, line, arrival_s);
+        }
+        self.spare.push(p.bytes);
+        Ok(())
+    }
+
+    /// The datagrams still waiting for a worker, oldest first.
+    pub fn pending_ids(&self) -> impl Iterator<Item = DatagramId> + '_ {
+        self.pending.iter().map(|p| p.id)
+    }
+
+    /// Datagram `id`, still waiting, is lost at `stage` (the queue at a stop without drain, or
+    /// the socket): every line of it.
+    pub fn lose_pending(&mut self, id: DatagramId, stage: Stage) {
+        let Some(at) = self.pending.iter().position(|p| p.id == id) else {
+            return;
+        };
+        let Some(p) = self.pending.remove(at) else {
+            return;
+        };
+        let arrival_s = secs(p.ts_ns);
+        for (i, line) in protocol::split_lines(&p.bytes).enumerate() {
+            self.tally.lines += 1;
+            self.lose_line(i as u32, line, arrival_s, stage, false);
         }
     }
 
-    /// Records the samples of one line (or its rejection); `cut`: a line the read buffer cut
-    /// off, sent but never read.
-    fn record_line(
-        &mut self,
-        datagram: DatagramId,
-        line_idx: u32,
-        line: &[u8],
-        arrival_s: i64,
-        hostname: &str,
-        cut: bool,
-    ) {
-        let id = |value: usize| SampleId {
-            datagram,
-            line: line_idx,
-            value: value as u32,
-        };
+    /// Lines and samples of what is still waiting (for the source summary of the whole stream).
+    pub fn pending_size(&self) -> (u64, u64) {
+        let (mut lines, mut samples) = (0, 0);
+        for p in &self.pending {
+            for line in protocol::split_lines(&p.bytes) {
+                lines += 1;
+                samples += sample_count(line);
+            }
+        }
+        (lines, samples)
+    }
+
+    /// Every sample of a line that never reached a worker, lost at `stage`.
+    fn lose_line(&mut self, _line: u32, line: &[u8], arrival_s: i64, stage: Stage, cut: bool) {
+        if cut {
+            self.tally.lines += 1;
+        }
         match protocol::parse_line(line) {
-            Err(reason) => {
-                let text =
-                    String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned();
-                let entry_type = protocol::rejected_line_type(line)
-                    .map_or(EntryType::Invalid, EntryType::Metric);
-                self.entries.push(Entry {
-                    id: id(0),
-                    entry_type,
-                    body: EntryBody::Rejected {
-                        reason: reason.as_str(),
-                        line: text,
-                    },
-                    cut,
-                });
+            Err(_) => {
+                let kind = rejected_kind(line);
+                let example = || rejected_example(line, kind, stage);
+                self.tally.lost(kind, stage, 1, example);
+                self.tally.compared_if(false);
             }
             Ok(Line::Metric(m)) => {
-                let context = self.cache.resolve(m.name, m.raw_tags, hostname);
-                for (i, v) in m.values().enumerate() {
-                    let value = match v {
-                        MetricValue::Number(n) => SampleValue::Number(n),
-                        MetricValue::Set(s) => SampleValue::Set(s.into()),
-                    };
-                    self.entries.push(Entry {
-                        id: id(i),
-                        entry_type: EntryType::Metric(m.metric_type),
-                        body: EntryBody::Metric(MetricEntry {
-                            context: context.clone(),
-                            metric_type: m.metric_type,
-                            value,
-                            sample_rate: m.sample_rate,
-                            arrival_s,
-                            timestamp: m.timestamp,
-                        }),
-                        cut,
-                    });
+                let id = self.contexts.resolve(m.name, m.raw_tags, &self.hostname);
+                if m.metric_type == MetricType::Count {
+                    self.contexts.mark_counter(id);
+                }
+                let bucket = m
+                    .timestamp
+                    .unwrap_or(arrival_s - arrival_s.rem_euclid(self.interval));
+                for v in m.values() {
+                    let contexts = &self.contexts;
+                    let example = || metric_example(contexts, id, m.metric_type, &v, bucket, stage);
+                    self.tally
+                        .lost(EntryKind::Metric(m.metric_type), stage, 1, example);
+                    self.tally.compared_if(stage != Stage::Socket);
                 }
             }
             Ok(Line::Event(e)) => {
-                let c = Context::new(e.title, protocol::split_tags(e.raw_tags), hostname)
-                    .with_explicit_host(e.hostname);
-                self.entries.push(Entry {
-                    id: id(0),
-                    entry_type: EntryType::Event,
-                    body: EntryBody::Event {
-                        title: protocol::unescape_event_text(e.title).into_owned(),
-                        text: protocol::unescape_event_text(e.text).into_owned(),
-                        ts: e.timestamp.unwrap_or(arrival_s),
-                        host: c.host,
-                        tags: c.tags,
-                    },
-                    cut,
-                });
+                let key = event_key(&e, arrival_s, &self.hostname);
+                let example = || item_example(&key, "event", stage, serde_json::Value::Null);
+                self.tally.lost(EntryKind::Event, stage, 1, example);
+                self.tally.compared_if(stage != Stage::Socket);
             }
             Ok(Line::ServiceCheck(s)) => {
-                let c = Context::new(s.name, protocol::split_tags(s.raw_tags), hostname)
-                    .with_explicit_host(s.hostname);
-                self.entries.push(Entry {
-                    id: id(0),
-                    entry_type: EntryType::ServiceCheck,
-                    body: EntryBody::ServiceCheck {
-                        name: s.name.to_string(),
-                        status: s.status,
-                        message: s.message.unwrap_or_default().to_string(),
-                        ts: s.timestamp.unwrap_or(arrival_s),
-                        host: c.host,
-                        tags: c.tags,
-                    },
-                    cut,
-                });
+                let key = check_key(&s, arrival_s, &self.hostname);
+                let status = serde_json::json!(key.status);
+                let example = || item_example(&key, "service_check", stage, status.clone());
+                self.tally.lost(EntryKind::ServiceCheck, stage, 1, example);
+                self.tally.compared_if(stage != Stage::Socket);
             }
         }
+    }
+
+    /// One line a worker parsed: each sample's fate.
+    fn fold_line(&mut self, datagram: DatagramId, line_idx: u32, line: &[u8], arrival_s: i64) {
+        match protocol::parse_line(line) {
+            Err(reason) => {
+                self.tally.rejected(rejected_kind(line), reason.as_str());
+                self.tally.parsed_rejections += 1;
+            }
+            Ok(Line::Metric(m)) => {
+                let ctx = self.contexts.resolve(m.name, m.raw_tags, &self.hostname);
+                let t = m.metric_type;
+                if t == MetricType::Count {
+                    self.contexts.mark_counter(ctx);
+                }
+                let bucket = arrival_s - arrival_s.rem_euclid(self.interval);
+                for (i, v) in m.values().enumerate() {
+                    self.tally.compared_if(true);
+                    let value = match v {
+                        MetricValue::Number(n) => Value::Number(n),
+                        MetricValue::Set(s) => Value::Set(s),
+                    };
+                    let sample = SampleId {
+                        datagram,
+                        line: line_idx,
+                        value: i as u32,
+                    };
+                    self.fold_sample(ctx, t, value, m.sample_rate, m.timestamp, bucket, sample);
+                }
+            }
+            Ok(Line::Event(e)) => {
+                self.tally.compared_if(true);
+                self.tally.flushed(EntryKind::Event);
+                *self
+                    .items
+                    .entry(event_key(&e, arrival_s, &self.hostname))
+                    .or_default() += 1;
+            }
+            Ok(Line::ServiceCheck(s)) => {
+                self.tally.compared_if(true);
+                self.tally.flushed(EntryKind::ServiceCheck);
+                *self
+                    .items
+                    .entry(check_key(&s, arrival_s, &self.hostname))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fold_sample(
+        &mut self,
+        ctx: CtxId,
+        t: MetricType,
+        v: Value<'_>,
+        rate: f64,
+        timestamp: Option<i64>,
+        bucket: i64,
+        sample: SampleId,
+    ) {
+        let kind = EntryKind::Metric(t);
+        if let (Some(ts), true) = (timestamp, self.no_aggregation) {
+            // The no-aggregation path: a point of its own at its timestamp, for gauges and
+            // counts (as a rate); other types are discarded.
+            let (series_type, value) = match t {
+                MetricType::Gauge => (SeriesType::Gauge, v.number()),
+                MetricType::Count => (SeriesType::Rate, v.number() / self.interval as f64),
+                _ => {
+                    self.tally.rejected(kind, UNSUPPORTED_TIMESTAMPED);
+                    self.tally.unsupported += 1;
+                    return;
+                }
+            };
+            let key = PointKey {
+                ctx,
+                agg: Agg::Plain,
+                series_type,
+                ts,
+            };
+            self.passthrough.entry(key).or_default().add(value);
+            self.tally.flushed(kind);
+            return;
+        }
+        if !self.context_limit.is_empty() && self.context_limit.remove(&sample) {
+            let contexts = &self.contexts;
+            let example = || metric_example_value(contexts, ctx, t, v, bucket, Stage::ContextLimit);
+            self.tally.lost(kind, Stage::ContextLimit, 1, example);
+            self.group(bucket, ctx, t).lost += 1;
+            return;
+        }
+        if matches!(v, Value::Number(n) if !n.is_finite()) {
+            self.tally.rejected(kind, NON_FINITE_VALUE);
+            self.tally.non_finite += 1;
+            return;
+        }
+        self.tally.flushed(kind);
+        self.group(bucket, ctx, t).add(t, v, rate);
+    }
+
+    fn group(&mut self, bucket: i64, ctx: CtxId, t: MetricType) -> &mut Group {
+        let seq = &mut self.next_seq;
+        self.groups
+            .entry(bucket)
+            .or_default()
+            .entry((ctx, t == MetricType::Distribution))
+            .or_insert_with(|| {
+                *seq += 1;
+                Group::new(*seq)
+            })
+    }
+
+    /// The groups of buckets that end at or before `cutoff` (all of them: `None`), taken out.
+    pub fn take_closed(&mut self, cutoff: Option<i64>) -> Vec<(i64, HashMap<GroupKey, Group, FixedState>)> {
+        let taken = match cutoff {
+            None => std::mem::take(&mut self.groups),
+            Some(c) => {
+                // Buckets starting at or after `cutoff - interval + 1` stay open.
+                let open = self.groups.split_off(&(c - self.interval + 1));
+                std::mem::replace(&mut self.groups, open)
+            }
+        };
+        taken.into_iter().collect()
+    }
+
+    /// A group lost whole at `stage` (its bucket was dropped): its kept samples move from
+    /// flushed to lost.
+    pub fn lose_group(&mut self, bucket: i64, key: GroupKey, g: &Group, stage: Stage) {
+        for (i, n) in g.kept.iter().enumerate() {
+            if *n > 0 {
+                let kind = EntryKind::Metric(MetricType::ALL[i]);
+                self.tally.unflush(kind, u64::from(*n));
+                let example = || group_example(&self.contexts, key.0, g, bucket, stage);
+                self.tally.lost(kind, stage, u64::from(*n), example);
+            }
+        }
+    }
+}
+
+/// The lines of a datagram (those its read buffer cuts off too) and the samples they hold.
+pub fn datagram_size(payload: &[u8], buffer_size: usize) -> (u64, u64) {
+    let read = &payload[..payload.len().min(buffer_size)];
+    let cut = protocol::cut_lines(payload, buffer_size);
+    let (mut lines, mut samples) = (0, 0);
+    for line in protocol::split_lines(read).chain(cut) {
+        lines += 1;
+        samples += sample_count(line);
+    }
+    (lines, samples)
+}
+
+/// The samples a line counts for: each value of a metric line, one for anything else.
+pub fn sample_count(line: &[u8]) -> u64 {
+    match protocol::parse_line(line) {
+        Ok(Line::Metric(m)) => m.value_count as u64,
+        _ => 1,
+    }
+}
+
+fn rejected_kind(line: &[u8]) -> EntryKind {
+    protocol::rejected_line_type(line).map_or(EntryKind::Invalid, EntryKind::Metric)
+}
+
+fn event_key(e: &protocol::EventLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
+    let (tags, host) = canonical_tags(e.raw_tags, hostname);
+    ItemKey {
+        kind: "event",
+        name: protocol::unescape_event_text(e.title).into_owned(),
+        ts: e.timestamp.unwrap_or(arrival_s),
+        // An event's own `h:` wins over a `host:` tag.
+        host: e.hostname.filter(|h| !h.is_empty()).map_or(host, str::to_string),
+        tags,
+        status: 0,
+        text: protocol::unescape_event_text(e.text).into_owned(),
+    }
+}
+
+fn check_key(s: &protocol::ServiceCheckLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
+    let (tags, host) = canonical_tags(s.raw_tags, hostname);
+    ItemKey {
+        kind: "service_check",
+        name: s.name.to_string(),
+        ts: s.timestamp.unwrap_or(arrival_s),
+        host: s.hostname.filter(|h| !h.is_empty()).map_or(host, str::to_string),
+        tags,
+        status: s.status,
+        text: s.message.unwrap_or_default().to_string(),
+    }
+}
+
+fn rejected_example(line: &[u8], kind: EntryKind, stage: Stage) -> LostExample {
+    LostExample {
+        metric: String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned(),
+        metric_type: kind.name(),
+        tags: Vec::new(),
+        bucket: 0,
+        stage: stage.name(),
+        value: serde_json::Value::Null,
+    }
+}
+
+fn metric_example(
+    contexts: &Contexts,
+    ctx: CtxId,
+    t: MetricType,
+    v: &MetricValue<'_>,
+    bucket: i64,
+    stage: Stage,
+) -> LostExample {
+    let value = match v {
+        MetricValue::Number(n) => Value::Number(*n),
+        MetricValue::Set(s) => Value::Set(s),
+    };
+    metric_example_value(contexts, ctx, t, value, bucket, stage)
+}
+
+fn metric_example_value(
+    contexts: &Contexts,
+    ctx: CtxId,
+    t: MetricType,
+    v: Value<'_>,
+    bucket: i64,
+    stage: Stage,
+) -> LostExample {
+    let c = contexts.get(ctx);
+    LostExample {
+        metric: c.name.to_string(),
+        metric_type: t.name(),
+        tags: c.tags.clone(),
+        bucket,
+        stage: stage.name(),
+        value: match v {
+            Value::Number(n) => serde_json::json!(n),
+            Value::Set(s) => serde_json::json!(s),
+        },
+    }
+}
+
+fn group_example(contexts: &Contexts, ctx: CtxId, g: &Group, bucket: i64, stage: Stage) -> LostExample {
+    let c = contexts.get(ctx);
+    let (t, value) = g
+        .first
+        .clone()
+        .unwrap_or((MetricType::Gauge, serde_json::Value::Null));
+    LostExample {
+        metric: c.name.to_string(),
+        metric_type: t.name(),
+        tags: c.tags.clone(),
+        bucket,
+        stage: stage.name(),
+        value,
+    }
+}
+
+fn item_example(key: &ItemKey, kind: &'static str, stage: Stage, value: serde_json::Value) -> LostExample {
+    LostExample {
+        metric: key.name.clone(),
+        metric_type: kind,
+        tags: key.tags.clone(),
+        bucket: key.ts,
+        stage: stage.name(),
+        value,
     }
 }

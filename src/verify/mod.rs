@@ -1,38 +1,32 @@
-//! The verifier: the ledger of what was sent, the oracle's prediction of what must be flushed,
-//! and the comparison with what the pipeline actually flushed.
+//! The verifier: a ledger of what was sent, folded as the pipeline parses it, and each flush
+//! compared with it as soon as it comes, then forgotten (`../shared/design/scale.md`).
 //!
-//! For every scenario the oracle predicts (a) the output with no loss and (b) the output given
-//! exactly the losses the pipeline reports, stage by stage. The actual output must equal (b);
-//! what separates (a) from (b) is the loss, counted in samples. The pipeline's counters only
-//! attribute: the verdict comes from comparing values.
+//! A [`Verifier`] follows one run: [`Verifier::sent`] for each datagram handed to the pipeline,
+//! [`Verifier::follow`] for what the pipeline did (parsed a datagram, refused a sample at the
+//! context limit, flushed), and [`Verifier::finish`] with the losses the pipeline reports at the
+//! stop. What the pipeline says only decides *when* the ledger looks at a datagram and *where*
+//! a loss is attributed; the verdict comes from comparing values: every sample is flushed,
+//! rejected (with the reason) or lost at a named stage, and a difference the reported losses do
+//! not explain is an accounting error. A verifier is cloned where a run forks: scenarios that
+//! share a stream share everything up to their stop.
 
 pub mod compare;
+pub mod context;
+pub mod group;
 pub mod ledger;
-pub mod predict;
+pub mod tally;
 
 use crate::pipeline::counters::{Losses, StageCounters};
-use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::sample::{shard_of, SampleValue};
-use crate::pipeline::PipelineConfig;
-use crate::protocol::MetricType;
+use crate::pipeline::sample::{context_key, shard_of};
+use crate::pipeline::{Event, PipelineConfig};
 use crate::report::{Counts, Expectation, LostExample, Stage, Verdict};
-use compare::{compare, Actual};
-use ledger::{EntryBody, EntryType, Ledger};
-use std::collections::{BTreeMap, HashSet};
+use compare::OutputRules;
+use ledger::Ledger;
+use std::collections::HashSet;
 
-/// Reason given to timestamped samples the no-aggregation path discards.
-pub const UNSUPPORTED_TIMESTAMPED: &str = "timestamp_on_unsupported_type";
-/// Reason given to NaN or infinite values, which the samplers refuse.
-pub const NON_FINITE_VALUE: &str = "non_finite_value";
-
-/// What happened to one ledger entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    Flushed,
-    Rejected(&'static str),
-    Lost(Stage),
-}
+pub use ledger::{NON_FINITE_VALUE, UNSUPPORTED_TIMESTAMPED};
+pub use tally::MAX_EXAMPLES;
 
 /// The outcome of verifying one run.
 #[derive(Debug, Clone)]
@@ -42,279 +36,199 @@ pub struct Verification {
     pub accounting_errors: Vec<String>,
 }
 
-/// Most lost samples shown as examples.
-pub const MAX_EXAMPLES: usize = 10;
-
-/// At most [`MAX_EXAMPLES`] examples taken in turn from each stage, in pipeline order.
-fn spread_examples(by_stage: BTreeMap<Stage, Vec<LostExample>>) -> Vec<LostExample> {
-    let mut lists: Vec<std::vec::IntoIter<LostExample>> =
-        by_stage.into_values().map(Vec::into_iter).collect();
-    let mut out = Vec::new();
-    while out.len() < MAX_EXAMPLES {
-        let before = out.len();
-        for l in &mut lists {
-            if out.len() < MAX_EXAMPLES {
-                out.extend(l.next());
-            }
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    out.sort_by_key(|e| Stage::ALL.iter().position(|s| s.name() == e.stage));
-    out
+/// The oracle of one run.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    ledger: Ledger,
+    rules: OutputRules,
+    shards: usize,
+    errors: Vec<String>,
 }
 
-/// Decides the fate of each entry from the losses the pipeline reports.
-pub fn fates(
-    ledger: &Ledger,
-    losses: &Losses,
-    socket_lost: &HashSet<DatagramId>,
-    config: &PipelineConfig,
-) -> Vec<Fate> {
-    let queue: HashSet<DatagramId> = losses.queue.iter().copied().collect();
-    let context_limit: HashSet<_> = losses.context_limit.iter().copied().collect();
-    let open: HashSet<(usize, i64)> = losses
-        .open_buckets
-        .iter()
-        .map(|b| (b.shard, b.start))
-        .collect();
-    let interval = config.bucket_seconds;
-    ledger
-        .entries
-        .iter()
-        .map(|e| {
-            if e.cut || socket_lost.contains(&e.id.datagram) {
-                return Fate::Lost(Stage::Socket);
-            }
-            if queue.contains(&e.id.datagram) {
-                return Fate::Lost(Stage::Queue);
-            }
-            match &e.body {
-                EntryBody::Rejected { reason, .. } => Fate::Rejected(reason),
-                EntryBody::Metric(m) => {
-                    if m.timestamp.is_some() && config.no_aggregation_pipeline {
-                        return match m.metric_type {
-                            MetricType::Gauge | MetricType::Count => Fate::Flushed,
-                            _ => Fate::Rejected(UNSUPPORTED_TIMESTAMPED),
-                        };
-                    }
-                    if context_limit.contains(&e.id) {
-                        return Fate::Lost(Stage::ContextLimit);
-                    }
-                    if matches!(m.value, SampleValue::Number(v) if !v.is_finite()) {
-                        return Fate::Rejected(NON_FINITE_VALUE);
-                    }
-                    let bucket = m.arrival_s - m.arrival_s.rem_euclid(interval);
-                    let shard = shard_of(m.context.key, config.pipeline_count);
-                    if open.contains(&(shard, bucket)) {
-                        Fate::Lost(Stage::OpenBucket)
-                    } else {
-                        Fate::Flushed
-                    }
-                }
-                EntryBody::Event { .. } | EntryBody::ServiceCheck { .. } => Fate::Flushed,
-            }
-        })
-        .collect()
-}
-
-/// Verifies one run: fates, counts, comparison of values, and the cross-checks of the pipeline's
-/// own counters.
-pub fn verify(
-    ledger: &Ledger,
-    flushed: &[FlushedItem],
-    counters: &StageCounters,
-    losses: &Losses,
-    socket_lost: &HashSet<DatagramId>,
-    config: &PipelineConfig,
-) -> Verification {
-    let fates = fates(ledger, losses, socket_lost, config);
-    let mut counts = Counts::default();
-    for stage in Stage::ALL {
-        counts.lost_by_stage.insert(stage.name(), 0);
-    }
-    for t in EntryType::all() {
-        counts.by_type.insert(t.name(), Default::default());
-    }
-    // Up to MAX_EXAMPLES per stage, so every stage that lost something gets shown.
-    let mut by_stage: BTreeMap<Stage, Vec<LostExample>> = BTreeMap::new();
-    let mut open_bucket_samples = 0u64;
-    let mut unsupported = Vec::new();
-    let mut non_finite = Vec::new();
-    for (e, fate) in ledger.entries.iter().zip(&fates) {
-        let t = counts.by_type.entry(e.entry_type.name()).or_default();
-        t.sent += 1;
-        counts.sent += 1;
-        let well_formed = !matches!(e.body, EntryBody::Rejected { .. });
-        if well_formed && *fate != Fate::Lost(Stage::Socket) {
-            counts.compared += 1;
-        }
-        match fate {
-            Fate::Flushed => {
-                t.flushed += 1;
-                counts.flushed += 1;
-            }
-            Fate::Rejected(reason) => {
-                t.rejected += 1;
-                counts.rejected += 1;
-                *counts.rejected_by_reason.entry(reason).or_default() += 1;
-                if *reason == UNSUPPORTED_TIMESTAMPED {
-                    unsupported.push(e.id);
-                }
-                if *reason == NON_FINITE_VALUE {
-                    non_finite.push(e.id);
-                }
-            }
-            Fate::Lost(stage) => {
-                t.lost += 1;
-                *t.lost_by_stage.entry(stage.name()).or_default() += 1;
-                counts.lost += 1;
-                *counts.lost_by_stage.entry(stage.name()).or_default() += 1;
-                if *stage == Stage::OpenBucket {
-                    open_bucket_samples += 1;
-                }
-                let v = by_stage.entry(*stage).or_default();
-                if v.len() < MAX_EXAMPLES {
-                    v.push(example(e, *stage, config));
-                }
-            }
-        }
-    }
-
-    let mut errors: Vec<String> = counters.check();
-    let reported_open: u64 = losses.open_buckets.iter().map(|b| b.samples).sum();
-    if reported_open != open_bucket_samples {
-        errors.push(format!(
-            "the pipeline dropped {reported_open} samples in open buckets, the ledger counts {open_bucket_samples} in those buckets"
-        ));
-    }
-    non_finite.sort_unstable();
-    if non_finite != losses.non_finite {
-        errors.push(format!(
-            "the samplers refused {} non-finite values, the ledger expects {}",
-            losses.non_finite.len(),
-            non_finite.len()
-        ));
-    }
-    if unsupported != losses.unsupported_timestamped {
-        errors.push(format!(
-            "the pipeline discarded {} timestamped samples of unsupported types, the ledger expects {}",
-            losses.unsupported_timestamped.len(),
-            unsupported.len()
-        ));
-    }
-    let lost_in_queue = fates
-        .iter()
-        .filter(|f| **f == Fate::Lost(Stage::Queue))
-        .count() as u64;
-    let q = &counters.queue;
-    if q.samples_dropped + q.rejected_lines_dropped != lost_in_queue {
-        errors.push(format!(
-            "the queue dropped {} samples and {} unparseable lines, the ledger counts {lost_in_queue} entries lost there",
-            q.samples_dropped, q.rejected_lines_dropped
-        ));
-    }
-    let parsed_rejections = fates
-        .iter()
-        .zip(&ledger.entries)
-        .filter(|(f, e)| {
-            matches!(f, Fate::Rejected(_)) && matches!(e.body, EntryBody::Rejected { .. })
-        })
-        .count() as u64;
-    if parsed_rejections != counters.workers.rejected_lines {
-        errors.push(format!(
-            "the workers rejected {} lines, the ledger rejects {}",
-            counters.workers.rejected_lines, parsed_rejections
-        ));
-    }
-
-    let expected = predict::predict(ledger, config, &|i| fates[i] == Fate::Flushed);
-    let lossless = predict::predict(ledger, config, &|i| !matches!(fates[i], Fate::Rejected(_)));
-    let counter_names: HashSet<(&str, &[String], &str)> = ledger
-        .entries
-        .iter()
-        .filter_map(|e| match &e.body {
-            EntryBody::Metric(m) if m.metric_type == MetricType::Count => Some((
-                m.context.name.as_str(),
-                m.context.tags.as_slice(),
-                m.context.host.as_str(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let actual = Actual::from_items(flushed);
-    let cmp = compare(&actual, &expected, &lossless, &|k| {
-        counter_names.contains(&(k.metric.as_str(), k.tags.as_slice(), k.host.as_str()))
-    });
-    counts.surplus = cmp.surplus;
-    counts.duplicates = cmp.duplicates;
-    counts.zero_fill_points = cmp.zero_fill;
-    errors.extend(cmp.mismatches);
-    if cmp.mismatch_count > MAX_ERRORS_SHOWN as u64 {
-        errors.push(format!("… {} disagreements in all", cmp.mismatch_count));
-    }
-    if !counts.identity_holds() {
-        errors
-            .push("the accounting identity sent = rejected + flushed + lost does not hold".into());
-    }
-    Verification {
-        counts,
-        examples: spread_examples(by_stage),
-        accounting_errors: errors,
-    }
-}
-
-const MAX_ERRORS_SHOWN: usize = 20;
-
-fn example(e: &ledger::Entry, stage: Stage, config: &PipelineConfig) -> LostExample {
-    let interval = config.bucket_seconds;
-    match &e.body {
-        EntryBody::Metric(m) => LostExample {
-            metric: m.context.name.clone(),
-            metric_type: m.metric_type.name(),
-            tags: m.context.tags.clone(),
-            bucket: m
-                .timestamp
-                .unwrap_or(m.arrival_s - m.arrival_s.rem_euclid(interval)),
-            stage: stage.name(),
-            value: match &m.value {
-                crate::pipeline::sample::SampleValue::Number(n) => serde_json::json!(n),
-                crate::pipeline::sample::SampleValue::Set(s) => serde_json::json!(s.as_ref()),
+impl Verifier {
+    pub fn new(config: &PipelineConfig) -> Verifier {
+        Verifier {
+            ledger: Ledger::new(config),
+            rules: OutputRules {
+                interval: config.bucket_seconds,
+                aggregates: config.histogram_aggregates.clone(),
+                percentiles: config.percentiles(),
             },
-        },
-        EntryBody::Event {
-            title, ts, tags, ..
-        } => LostExample {
-            metric: title.clone(),
-            metric_type: "event",
-            tags: tags.clone(),
-            bucket: *ts,
-            stage: stage.name(),
-            value: serde_json::Value::Null,
-        },
-        EntryBody::ServiceCheck {
-            name,
-            ts,
-            tags,
-            status,
-            ..
-        } => LostExample {
-            metric: name.clone(),
-            metric_type: "service_check",
-            tags: tags.clone(),
-            bucket: *ts,
-            stage: stage.name(),
-            value: serde_json::json!(status),
-        },
-        EntryBody::Rejected { line, .. } => LostExample {
-            metric: line.clone(),
-            metric_type: e.entry_type.name(),
-            tags: Vec::new(),
-            bucket: 0,
-            stage: stage.name(),
-            value: serde_json::Value::Null,
-        },
+            shards: config.pipeline_count,
+            errors: Vec::new(),
+        }
+    }
+
+    /// A datagram handed to the pipeline (its id as the pipeline knows it).
+    pub fn sent(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
+        self.ledger.record(id, ts_ns, payload);
+    }
+
+    /// What the pipeline did, in order.
+    pub fn follow(&mut self, event: &Event) {
+        match event {
+            Event::Parsed(id) => {
+                if let Err(e) = self.ledger.parsed(*id) {
+                    self.error(e);
+                }
+            }
+            Event::ContextLimit(sample) => self.ledger.context_limit(*sample),
+            Event::Flush(f) => compare::compare_flush(&mut self.ledger, f, &self.rules),
+        }
+    }
+
+    pub fn follow_all(&mut self, events: &[Event]) {
+        for e in events {
+            self.follow(e);
+        }
+    }
+
+    fn error(&mut self, e: String) {
+        if self.errors.len() < tally::MAX_ERRORS_SHOWN {
+            self.errors.push(e);
+        }
+    }
+
+    /// Datagrams handed over, and the lines and samples they hold (for the source summary):
+    /// what was read so far plus what still waits for a worker.
+    pub fn stream_size(&self) -> (u64, u64, u64) {
+        let (lines, samples) = self.ledger.pending_size();
+        let t = &self.ledger.tally;
+        (t.datagrams, t.lines + lines, t.sent() + samples)
+    }
+
+    /// Contexts the oracle has seen.
+    pub fn contexts(&self) -> usize {
+        self.ledger.contexts.len()
+    }
+
+    /// The run stopped: what never reached a worker is lost at the stage the pipeline names
+    /// (the queue; the socket for what `socket_lost` holds), the buckets it dropped are lost
+    /// at `open_bucket`, and its counters must agree with the ledger.
+    pub fn finish(
+        mut self,
+        counters: &StageCounters,
+        losses: &Losses,
+        socket_lost: &HashSet<DatagramId>,
+    ) -> Verification {
+        let queue: HashSet<DatagramId> = losses.queue.iter().copied().collect();
+        let pending: Vec<DatagramId> = self.ledger.pending_ids().collect();
+        for id in pending {
+            let stage = if socket_lost.contains(&id) {
+                Stage::Socket
+            } else {
+                if !queue.contains(&id) {
+                    self.error(format!(
+                        "datagram {id} was handed to the pipeline, never parsed, and not reported lost"
+                    ));
+                }
+                Stage::Queue
+            };
+            self.ledger.lose_pending(id, stage);
+        }
+        self.lose_open_buckets(losses);
+        let leftover_points = self.ledger.passthrough.len() + self.ledger.items.len();
+        if leftover_points > 0 {
+            self.error(format!(
+                "{leftover_points} timestamped points, events or service checks were never flushed"
+            ));
+        }
+        self.cross_check(counters, losses);
+        let t = &self.ledger.tally;
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.extend(t.mismatches.iter().cloned());
+        if t.mismatch_count > tally::MAX_ERRORS_SHOWN as u64 {
+            errors.push(format!("… {} disagreements in all", t.mismatch_count));
+        }
+        let counts = t.counts();
+        if !counts.identity_holds() {
+            errors.push(
+                "the accounting identity sent = rejected + flushed + lost does not hold".into(),
+            );
+        }
+        Verification {
+            counts,
+            examples: t.examples(),
+            accounting_errors: errors,
+        }
+    }
+
+    /// Groups still open after the final flush: lost with their bucket when the pipeline
+    /// reports that bucket dropped, missing otherwise.
+    fn lose_open_buckets(&mut self, losses: &Losses) {
+        let dropped: HashSet<(usize, i64)> =
+            losses.open_buckets.iter().map(|b| (b.shard, b.start)).collect();
+        let mut open = Vec::new();
+        for (bucket, groups) in self.ledger.take_closed(None) {
+            for (key, g) in groups {
+                open.push((g.seq, bucket, key, g));
+            }
+        }
+        // In sending order, so the examples are the first samples lost.
+        open.sort_by_key(|(seq, ..)| *seq);
+        let mut missing = 0u64;
+        for (_, bucket, key, g) in open {
+            if g.kept_total() == 0 {
+                continue;
+            }
+            let c = self.ledger.contexts.get(key.0);
+            let shard = shard_of(context_key(&c.name, &c.tags, &c.host), self.shards);
+            if dropped.contains(&(shard, bucket)) {
+                self.ledger.lose_group(bucket, key, &g, Stage::OpenBucket);
+            } else {
+                missing += 1;
+                if missing <= tally::MAX_ERRORS_SHOWN as u64 {
+                    self.error(format!(
+                        "missing points of {} {:?} ts={}: {} samples neither flushed nor reported lost",
+                        c.name,
+                        c.tags,
+                        bucket,
+                        g.kept_total()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The pipeline's own counters against the ledger's fates.
+    fn cross_check(&mut self, counters: &StageCounters, losses: &Losses) {
+        let t = &self.ledger.tally;
+        let mut errors: Vec<String> = counters.check();
+        let reported_open: u64 = losses.open_buckets.iter().map(|b| b.samples).sum();
+        let open = t.lost_at(Stage::OpenBucket);
+        if reported_open != open {
+            errors.push(format!(
+                "the pipeline dropped {reported_open} samples in open buckets, the ledger counts {open} in those buckets"
+            ));
+        }
+        if counters.samplers.dropped_non_finite != t.non_finite {
+            errors.push(format!(
+                "the samplers refused {} non-finite values, the ledger expects {}",
+                counters.samplers.dropped_non_finite, t.non_finite
+            ));
+        }
+        if losses.unsupported_timestamped.len() as u64 != t.unsupported {
+            errors.push(format!(
+                "the pipeline discarded {} timestamped samples of unsupported types, the ledger expects {}",
+                losses.unsupported_timestamped.len(),
+                t.unsupported
+            ));
+        }
+        let q = &counters.queue;
+        let lost_in_queue = t.lost_at(Stage::Queue);
+        if q.samples_dropped + q.rejected_lines_dropped != lost_in_queue {
+            errors.push(format!(
+                "the queue dropped {} samples and {} unparseable lines, the ledger counts {lost_in_queue} entries lost there",
+                q.samples_dropped, q.rejected_lines_dropped
+            ));
+        }
+        if t.parsed_rejections != counters.workers.rejected_lines {
+            errors.push(format!(
+                "the workers rejected {} lines, the ledger rejects {}",
+                counters.workers.rejected_lines, t.parsed_rejections
+            ));
+        }
+        self.errors.extend(errors);
     }
 }
 
@@ -392,11 +306,3 @@ pub fn verdict(
     (if ok { Verdict::Pass } else { Verdict::Fail }, reasons)
 }
 
-/// Per-type sent counts of a ledger (for the source summary).
-pub fn ledger_samples(ledger: &Ledger) -> BTreeMap<&'static str, u64> {
-    let mut m = BTreeMap::new();
-    for e in &ledger.entries {
-        *m.entry(e.entry_type.name()).or_default() += 1;
-    }
-    m
-}

@@ -4,12 +4,13 @@
 
 use super::matcher::{MatchCounts, Matched, Matcher};
 use super::StreamClock;
-use crate::check::driver::RunResult;
+use super::RunResult;
 use crate::net::drops::DropScope;
 use crate::net::frame::FrameReader;
 use crate::net::listener::{Leftover, Listener, Received};
 use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::flushed::FlushedItem;
+use crate::pipeline::Event;
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
 use crate::runtime::{self, first, sleep_until, Receiver, Sender};
@@ -44,7 +45,7 @@ struct TransportFeed<'m> {
     matcher: &'m mut Matcher,
     /// Closed when the end marker is read (stop `end`).
     stop_on_marker: Option<Sender<()>>,
-    flushed: Vec<FlushedItem>,
+    events: Vec<Event>,
 }
 
 impl Feed for TransportFeed<'_> {
@@ -65,8 +66,13 @@ impl Feed for TransportFeed<'_> {
         }
     }
 
-    fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
-        self.flushed.extend(items);
+    fn flushed(&mut self, _items: Vec<FlushedItem>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Everything the pipeline did, for the verifier to follow after the run.
+    fn events(&mut self, events: Vec<Event>) -> io::Result<()> {
+        self.events.extend(events);
         Ok(())
     }
 }
@@ -100,25 +106,25 @@ pub(super) async fn receive(r: Receiving) -> ReceiverOutcome {
         stop_rx,
     ));
 
-    let mut pipeline = Pipeline::new(config, settings, kind, clock.first_ts);
+    let mut pipeline = Pipeline::new(config, settings, kind, clock.first_ts).trace(true);
     let mut feed = TransportFeed {
         clock,
         matcher: &mut matcher,
         stop_on_marker: mode.is_none().then(|| stop_tx.clone()),
-        flushed: Vec::new(),
+        events: Vec::new(),
     };
     // The feed's only error would come from `flushed`, which cannot fail here.
     let delivered = feed::run(&mut pipeline, &rx, &mut feed, feed::TICK)
         .await
         .unwrap_or_default();
-    let mut flushed = std::mem::take(&mut feed.flushed);
+    let mut events = std::mem::take(&mut feed.events);
     // The listener has stopped and everything it read is in the pipeline: stop it now.
     let stop_ns = clock.ts(Instant::now()).max(pipeline.now_ns());
     pipeline.advance(stop_ns);
-    flushed.extend(pipeline.take_flushed());
+    events.extend(pipeline.take_events());
     let held_at_stop = pipeline.held_before_queue();
     pipeline.stop(stop_ns);
-    flushed.extend(pipeline.take_flushed());
+    events.extend(pipeline.take_events());
 
     let mut stopped = listening.await;
     if !matcher.marker_seen() {
@@ -132,7 +138,7 @@ pub(super) async fn receive(r: Receiving) -> ReceiverOutcome {
     counters.listener.kernel_dropped = kernel_drops.unwrap_or(0);
     ReceiverOutcome {
         run: RunResult {
-            flushed,
+            events,
             counters,
             losses: pipeline.losses(),
             delivered,
