@@ -7,7 +7,7 @@ use lastbucket::pipeline::clock::NANOS_PER_MS;
 use lastbucket::pipeline::flushed::{FlushedItem, SeriesType};
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::source::Datagram;
-use lastbucket::verify::{self, ledger::Ledger};
+use lastbucket::verify::{self, SentLog as Ledger};
 use std::collections::{BTreeMap, HashSet};
 
 const T0_MS: u64 = 1_700_000_000_000; // bucket-aligned

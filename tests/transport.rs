@@ -10,7 +10,7 @@ use lastbucket::check::transport::{TransportError, TransportResult};
 use lastbucket::pipeline::clock::NANOS_PER_MS;
 use lastbucket::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
 use lastbucket::source::Datagram;
-use lastbucket::verify::{self, ledger::Ledger, Verification};
+use lastbucket::verify::{self, SentLog as Ledger, Verification};
 use std::convert::Infallible;
 
 const T0_MS: u64 = 1_700_000_001_000; // one second into a bucket
@@ -77,7 +77,7 @@ fn check(
     );
     let v = verify::verify(
         &ledger,
-        &r.run.flushed,
+        &r.run.flushed(),
         &r.run.counters,
         &r.run.losses,
         &r.socket_lost,
@@ -98,11 +98,7 @@ fn check(
 
 /// Samples of the ledger that belong to datagrams lost in the socket.
 fn ledger_samples(ledger: &Ledger, r: &TransportResult) -> u64 {
-    ledger
-        .entries
-        .iter()
-        .filter(|e| r.socket_lost.contains(&e.id.datagram))
-        .count() as u64
+    ledger.samples_of(&r.socket_lost, &PipelineConfig::default())
 }
 
 fn opts(transport: Transport, speed: f64) -> TransportOptions {

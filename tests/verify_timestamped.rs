@@ -8,7 +8,7 @@ use lastbucket::pipeline::flushed::{FlushedItem, SeriesType};
 use lastbucket::pipeline::{BatcherDrain, ListenerKind, PipelineConfig, StopSettings};
 use lastbucket::report::{Expectation, Verdict};
 use lastbucket::source::Datagram;
-use lastbucket::verify::{self, ledger::Ledger};
+use lastbucket::verify::{self, SentLog as Ledger};
 use std::collections::HashSet;
 
 const T0: u64 = 1_700_000_000; // bucket start

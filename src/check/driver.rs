@@ -78,7 +78,7 @@ impl FlushedSink for () {
 
 /// Runs one pass over `datagrams`; `on_fork` receives each stop point's fork as the pass
 /// reaches it (in stream order, not in the order of `points`).
-pub fn run<I, E>(
+pub fn pass<I, E>(
     config: &PipelineConfig,
     listener: ListenerKind,
     datagrams: I,
@@ -97,13 +97,19 @@ where
     // Stops by datagram count and by time, each in the order the pass meets them.
     let mut by_count: Vec<usize> = (0..points.len()).collect();
     by_count.sort_by_key(|i| points[*i].max_datagrams);
-    let mut by_time: Vec<usize> = (0..points.len()).filter(|i| points[*i].at_ns.is_some()).collect();
+    let mut by_time: Vec<usize> = (0..points.len())
+        .filter(|i| points[*i].at_ns.is_some())
+        .collect();
     by_time.sort_by_key(|i| points[*i].at_ns);
     let (mut next_count, mut next_time) = (0, 0);
     let mut delivered = 0u64;
     // Lines and samples of the datagrams after the last stop.
     let mut rest = (0u64, 0u64);
-    let mut fork = |i: usize, pipeline: &Option<Pipeline>, verifier: &Verifier, delivered, forked: &mut Vec<bool>| {
+    let mut fork = |i: usize,
+                    pipeline: &Option<Pipeline>,
+                    verifier: &Verifier,
+                    delivered,
+                    forked: &mut Vec<bool>| {
         if !forked[i] {
             forked[i] = true;
             on_fork(Fork {
@@ -116,15 +122,30 @@ where
         }
     };
     for d in datagrams {
-        while next_count < by_count.len() && points[by_count[next_count]].max_datagrams <= delivered {
-            fork(by_count[next_count], &pipeline, &verifier, delivered, &mut forked);
+        while next_count < by_count.len() && points[by_count[next_count]].max_datagrams <= delivered
+        {
+            fork(
+                by_count[next_count],
+                &pipeline,
+                &verifier,
+                delivered,
+                &mut forked,
+            );
             next_count += 1;
         }
         let d = d?;
         while next_time < by_time.len()
-            && points[by_time[next_time]].at_ns.is_some_and(|at| d.ts_ns > at)
+            && points[by_time[next_time]]
+                .at_ns
+                .is_some_and(|at| d.ts_ns > at)
         {
-            fork(by_time[next_time], &pipeline, &verifier, delivered, &mut forked);
+            fork(
+                by_time[next_time],
+                &pipeline,
+                &verifier,
+                delivered,
+                &mut forked,
+            );
             next_time += 1;
         }
         if summary.datagrams == 0 {
@@ -134,7 +155,8 @@ where
         summary.last_ns = summary.last_ns.max(d.ts_ns);
         if forked.iter().all(|f| *f) {
             // Every scenario has its copy: the rest of the stream is only counted.
-            let (lines, samples) = crate::verify::ledger::datagram_size(&d.payload, config.buffer_size);
+            let (lines, samples) =
+                crate::verify::ledger::datagram_size(&d.payload, config.buffer_size);
             rest.0 += lines;
             rest.1 += samples;
             continue;
@@ -144,7 +166,9 @@ where
         });
         // `Pipeline::new` makes listener 0, so this is never refused; were it refused, the
         // datagram would be left out of both the pipeline and the ledger, as after a stop.
-        if p.deliver(SOLE_LISTENER, delivered, d.ts_ns, &d.payload).is_err() {
+        if p.deliver(SOLE_LISTENER, delivered, d.ts_ns, &d.payload)
+            .is_err()
+        {
             break;
         }
         verifier.sent(delivered, d.ts_ns, &d.payload);
@@ -152,7 +176,7 @@ where
         share_flushed(&events, &forked, sink);
         verifier.follow_all(&events);
         delivered += 1;
-        if delivered % 4096 == 0 {
+        if delivered.is_multiple_of(4096) {
             on_progress(delivered);
         }
     }
@@ -218,4 +242,74 @@ impl Fork {
             clock_steps: p.clock_steps(),
         }
     }
+}
+
+/// What one scenario run whole produced: every flushed item kept (small runs and tests; see
+/// [`crate::verify::verify`]).
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub flushed: Vec<FlushedItem>,
+    pub counters: StageCounters,
+    pub losses: crate::pipeline::counters::Losses,
+    /// Datagrams handed to the pipeline.
+    pub delivered: u64,
+    /// Virtual time of the stop.
+    pub stop_ns: u64,
+    /// (datagrams in the assembler, packets in the packets buffer, batches queued) just before
+    /// the stop sequence ran.
+    pub held_at_stop: (usize, usize, usize),
+}
+
+/// Runs `datagrams` through a fresh pipeline and stops it at `stop`, keeping every flushed
+/// item; `on_deliver` sees each datagram handed to the pipeline.
+pub fn run<I, E>(
+    config: &PipelineConfig,
+    settings: StopSettings,
+    listener: ListenerKind,
+    datagrams: I,
+    stop: StopPoint,
+    on_deliver: &mut dyn FnMut(u64, &Datagram),
+) -> Result<RunResult, E>
+where
+    I: IntoIterator<Item = Result<Datagram, E>>,
+{
+    let mut pipeline: Option<Pipeline> = None;
+    let mut delivered = 0u64;
+    let mut flushed = Vec::new();
+    for d in datagrams {
+        if delivered >= stop.max_datagrams {
+            break;
+        }
+        let d = d?;
+        if stop.at_ns.is_some_and(|at| d.ts_ns > at) {
+            break;
+        }
+        let p = pipeline
+            .get_or_insert_with(|| Pipeline::new(config.clone(), settings, listener, d.ts_ns));
+        if p.deliver(SOLE_LISTENER, delivered, d.ts_ns, &d.payload)
+            .is_err()
+        {
+            break;
+        }
+        on_deliver(delivered, &d);
+        flushed.extend(p.take_flushed());
+        delivered += 1;
+    }
+    let start = stop.at_ns.unwrap_or(0);
+    let mut p =
+        pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, start));
+    let stop_ns = start.max(p.now_ns());
+    p.advance(stop_ns);
+    flushed.extend(p.take_flushed());
+    let held_at_stop = p.held_before_queue();
+    p.stop(stop_ns);
+    flushed.extend(p.take_flushed());
+    Ok(RunResult {
+        flushed,
+        counters: p.counters(),
+        losses: p.losses(),
+        delivered,
+        stop_ns,
+        held_at_stop,
+    })
 }

@@ -186,7 +186,10 @@ fn run_virtual(
         let mut per_stop = Vec::new();
         for settings in &plan.settings {
             per_stop.push(match &plan.flushed_out {
-                Some(dir) => Some(FlushedFile::create(dir, &scenario_name(&stop.spec, settings))?),
+                Some(dir) => Some(FlushedFile::create(
+                    dir,
+                    &scenario_name(&stop.spec, settings),
+                )?),
                 None => None,
             });
         }
@@ -232,7 +235,7 @@ fn run_virtual(
             files: &files,
             error: None,
         };
-        let pass = driver::run(
+        let pass = driver::pass(
             &plan.config,
             plan.listener,
             stream,
@@ -241,7 +244,6 @@ fn run_virtual(
             &mut on_fork,
             &mut |_| {},
         );
-        drop(on_fork);
         drop(job_tx);
         for r in inline.into_iter().chain(result_rx.iter()) {
             for (i, outcome) in r {
@@ -330,7 +332,10 @@ fn round_ms(ns: u64) -> f64 {
 
 /// The stream's datagrams, lines and samples, read in full (the socket check sends the
 /// stream once per scenario on the real clock; one more read costs nothing beside that).
-fn survey(opener: &dyn StreamOpener, config: &PipelineConfig) -> Result<(StreamShape, SourceInfo), CheckError> {
+fn survey(
+    opener: &dyn StreamOpener,
+    config: &PipelineConfig,
+) -> Result<(StreamShape, SourceInfo), CheckError> {
     let mut shape = StreamShape::default();
     let (mut lines, mut samples) = (0u64, 0u64);
     for d in opener.open().map_err(CheckError::Input)? {
@@ -401,7 +406,8 @@ fn run_over_sockets(
                 held_at_stop: run.held_at_stop,
                 clock_steps: 0,
             };
-            let scenario = scenario_report(plan, stop, *settings, shape.first_ns, outcome, Some(socket));
+            let scenario =
+                scenario_report(plan, stop, *settings, shape.first_ns, outcome, Some(socket));
             report.scenarios.push(scenario);
             report.exit_code = crate::exit::for_report(&report);
             observer.scenario_done(&report);

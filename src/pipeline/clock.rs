@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(t.skip_before(1_100), 0);
         assert_eq!(t.skip_before(1_101), 1);
         assert_eq!(t.next_ns(), 1_200);
-        assert_eq!(t.skip_before(1_000_000_000_000), 9_999_988);
+        assert_eq!(t.skip_before(1_000_000_000_000), 9_999_999_988);
         assert_eq!(t.next_ns(), 1_000_000_000_000);
     }
 

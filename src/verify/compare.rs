@@ -72,16 +72,21 @@ pub fn compare_flush(ledger: &mut Ledger, flush: &Flush, rules: &OutputRules) {
                 want.sketches.insert((ctx, bucket), s);
                 continue;
             }
-            g.points(&rules.aggregates, &rules.percentiles, rules.interval, |agg, t, v| {
-                let key = PointKey {
-                    ctx,
-                    agg,
-                    series_type: t,
-                    ts: bucket,
-                };
-                // Added to the timestamped points of the same context and second, if any.
-                want.points.entry(key).or_default().add(v);
-            });
+            g.points(
+                &rules.aggregates,
+                &rules.percentiles,
+                rules.interval,
+                |agg, t, v| {
+                    let key = PointKey {
+                        ctx,
+                        agg,
+                        series_type: t,
+                        ts: bucket,
+                    };
+                    // Added to the timestamped points of the same context and second, if any.
+                    want.points.entry(key).or_default().add(v);
+                },
+            );
         }
     }
     let got = actual(&flush.items, &want, ledger);
@@ -95,7 +100,15 @@ fn actual(items: &[FlushedItem], want: &Expected, ledger: &mut Ledger) -> Actual
         match item {
             FlushedItem::Series(s) => {
                 for (ts, v) in &s.points {
-                    match series_key(&ledger.contexts, &s.metric, &s.tags, &s.host, s.series_type, *ts, want) {
+                    match series_key(
+                        &ledger.contexts,
+                        &s.metric,
+                        &s.tags,
+                        &s.host,
+                        s.series_type,
+                        *ts,
+                        want,
+                    ) {
                         Some(key) => a.points.entry(key).or_default().add(*v),
                         None => ledger.tally.surplus += 1,
                     }
@@ -110,7 +123,10 @@ fn actual(items: &[FlushedItem], want: &Expected, ledger: &mut Ledger) -> Actual
                     (v - nearest).abs() <= rel * nearest.abs().max(1.0)
                 };
                 let avg_ok = k.count > 0 && in_range(k.avg, super::group::REL_TOLERANCE);
-                let quantiles_ok = k.quantiles.iter().all(|(_, v)| in_range(*v, SKETCH_ACCURACY));
+                let quantiles_ok = k
+                    .quantiles
+                    .iter()
+                    .all(|(_, v)| in_range(*v, SKETCH_ACCURACY));
                 if !(avg_ok && quantiles_ok) {
                     ledger.tally.mismatch(|| {
                         format!(
@@ -185,7 +201,9 @@ fn series_key(
         series_type,
         ts,
     };
-    let plain = contexts.find(metric, tags, host).map(|c| key(c, Agg::Plain));
+    let plain = contexts
+        .find(metric, tags, host)
+        .map(|c| key(c, Agg::Plain));
     let aggregate = metric.rsplit_once('.').and_then(|(base, suffix)| {
         let agg = Agg::of_suffix(suffix)?;
         contexts.find(base, tags, host).map(|c| key(c, agg))
@@ -203,7 +221,14 @@ fn judge(ledger: &mut Ledger, want: &Expected, got: &Actual) {
     let contexts = &ledger.contexts;
     let name = |k: &PointKey| {
         let c = contexts.get(k.ctx);
-        format!("{}{} {:?} {:?} ts={}", c.name, k.agg.suffix(), k.series_type, c.tags, k.ts)
+        format!(
+            "{}{} {:?} {:?} ts={}",
+            c.name,
+            k.agg.suffix(),
+            k.series_type,
+            c.tags,
+            k.ts
+        )
     };
     let counter = |k: &PointKey| k.agg == Agg::Plain && contexts.get(k.ctx).ever_counter;
     // A context sent both as a counter and as a gauge, set or histogram (the context key has
@@ -242,10 +267,20 @@ fn judge(ledger: &mut Ledger, want: &Expected, got: &Actual) {
         if want.points.contains_key(key) {
             continue;
         }
-        if g.sum == 0.0 && g.max == 0.0 && g.min == 0.0 && key.series_type == SeriesType::Rate && counter(key) {
+        if g.sum == 0.0
+            && g.max == 0.0
+            && g.min == 0.0
+            && key.series_type == SeriesType::Rate
+            && counter(key)
+        {
             t.zero_fill += u64::from(g.n);
         } else if want.lost.contains(&(key.ctx, key.ts)) {
-            t.mismatch(|| format!("point {} flushed although its samples were reported lost", name(key)));
+            t.mismatch(|| {
+                format!(
+                    "point {} flushed although its samples were reported lost",
+                    name(key)
+                )
+            });
         } else {
             t.surplus += u64::from(g.n);
         }
@@ -265,7 +300,14 @@ fn judge(ledger: &mut Ledger, want: &Expected, got: &Actual) {
                     || !close(g.min, w.min)
                     || !close(g.max, w.max)
                 {
-                    t.mismatch(|| format!("sketch {}: flushed {:?} expected {:?}", sketch_name(key), g, w));
+                    t.mismatch(|| {
+                        format!(
+                            "sketch {}: flushed {:?} expected {:?}",
+                            sketch_name(key),
+                            g,
+                            w
+                        )
+                    });
                 }
             }
         }
@@ -273,7 +315,12 @@ fn judge(ledger: &mut Ledger, want: &Expected, got: &Actual) {
     for (key, (_, n)) in &got.sketches {
         if !want.sketches.contains_key(key) {
             if want.lost.contains(key) {
-                t.mismatch(|| format!("sketch {} flushed although its samples were reported lost", sketch_name(key)));
+                t.mismatch(|| {
+                    format!(
+                        "sketch {} flushed although its samples were reported lost",
+                        sketch_name(key)
+                    )
+                });
             } else {
                 t.surplus += u64::from(*n);
             }
@@ -282,7 +329,12 @@ fn judge(ledger: &mut Ledger, want: &Expected, got: &Actual) {
     for (key, w) in &want.items {
         let g = got.items.get(key).copied().unwrap_or(0);
         if g < *w {
-            t.mismatch(|| format!("{} {} ts={}: flushed {} of {}", key.kind, key.name, key.ts, g, w));
+            t.mismatch(|| {
+                format!(
+                    "{} {} ts={}: flushed {} of {}",
+                    key.kind, key.name, key.ts, g, w
+                )
+            });
         } else if g > *w {
             t.duplicates += g - w;
         }

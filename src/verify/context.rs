@@ -30,12 +30,15 @@ pub struct OracleContext {
     pub ever_counter: bool,
 }
 
+/// Raw bytes of a line's (name, tag field) and the context they read as.
+type RawEntry = (Box<[u8]>, CtxId);
+
 /// Every context seen, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Contexts {
     list: Vec<OracleContext>,
     /// Hash of (name, raw tags) → (raw bytes, id), for lookups from a line.
-    by_raw: HashMap<u64, Vec<(Box<[u8]>, CtxId)>, FixedState>,
+    by_raw: HashMap<u64, Vec<RawEntry>, FixedState>,
     /// Hash of the canonical strings → ids, for lookups from a flushed item.
     by_canon: HashMap<u64, Vec<CtxId>, FixedState>,
 }

@@ -330,7 +330,10 @@ impl Ledger {
     }
 
     /// The groups of buckets that end at or before `cutoff` (all of them: `None`), taken out.
-    pub fn take_closed(&mut self, cutoff: Option<i64>) -> Vec<(i64, HashMap<GroupKey, Group, FixedState>)> {
+    pub fn take_closed(
+        &mut self,
+        cutoff: Option<i64>,
+    ) -> Vec<(i64, HashMap<GroupKey, Group, FixedState>)> {
         let taken = match cutoff {
             None => std::mem::take(&mut self.groups),
             Some(c) => {
@@ -340,6 +343,11 @@ impl Ledger {
             }
         };
         taken.into_iter().collect()
+    }
+
+    /// A group taken out and not compared, back in its bucket.
+    pub fn put_back(&mut self, bucket: i64, key: GroupKey, g: Group) {
+        self.groups.entry(bucket).or_default().insert(key, g);
     }
 
     /// A group lost whole at `stage` (its bucket was dropped): its kept samples move from
@@ -387,7 +395,10 @@ fn event_key(e: &protocol::EventLine<'_>, arrival_s: i64, hostname: &str) -> Ite
         name: protocol::unescape_event_text(e.title).into_owned(),
         ts: e.timestamp.unwrap_or(arrival_s),
         // An event's own `h:` wins over a `host:` tag.
-        host: e.hostname.filter(|h| !h.is_empty()).map_or(host, str::to_string),
+        host: e
+            .hostname
+            .filter(|h| !h.is_empty())
+            .map_or(host, str::to_string),
         tags,
         status: 0,
         text: protocol::unescape_event_text(e.text).into_owned(),
@@ -400,7 +411,10 @@ fn check_key(s: &protocol::ServiceCheckLine<'_>, arrival_s: i64, hostname: &str)
         kind: "service_check",
         name: s.name.to_string(),
         ts: s.timestamp.unwrap_or(arrival_s),
-        host: s.hostname.filter(|h| !h.is_empty()).map_or(host, str::to_string),
+        host: s
+            .hostname
+            .filter(|h| !h.is_empty())
+            .map_or(host, str::to_string),
         tags,
         status: s.status,
         text: s.message.unwrap_or_default().to_string(),
@@ -455,7 +469,13 @@ fn metric_example_value(
     }
 }
 
-fn group_example(contexts: &Contexts, ctx: CtxId, g: &Group, bucket: i64, stage: Stage) -> LostExample {
+fn group_example(
+    contexts: &Contexts,
+    ctx: CtxId,
+    g: &Group,
+    bucket: i64,
+    stage: Stage,
+) -> LostExample {
     let c = contexts.get(ctx);
     let (t, value) = g
         .first
@@ -471,7 +491,12 @@ fn group_example(contexts: &Contexts, ctx: CtxId, g: &Group, bucket: i64, stage:
     }
 }
 
-fn item_example(key: &ItemKey, kind: &'static str, stage: Stage, value: serde_json::Value) -> LostExample {
+fn item_example(
+    key: &ItemKey,
+    kind: &'static str,
+    stage: Stage,
+    value: serde_json::Value,
+) -> LostExample {
     LostExample {
         metric: key.name.clone(),
         metric_type: kind,

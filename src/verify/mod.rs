@@ -10,6 +10,7 @@
 //! not explain is an accounting error. A verifier is cloned where a run forks: scenarios that
 //! share a stream share everything up to their stop.
 
+pub mod batch;
 pub mod compare;
 pub mod context;
 pub mod group;
@@ -25,6 +26,7 @@ use compare::OutputRules;
 use ledger::Ledger;
 use std::collections::HashSet;
 
+pub use batch::{verify, SentLog};
 pub use ledger::{NON_FINITE_VALUE, UNSUPPORTED_TIMESTAMPED};
 pub use tally::MAX_EXAMPLES;
 
@@ -83,7 +85,7 @@ impl Verifier {
         }
     }
 
-    fn error(&mut self, e: String) {
+    pub(crate) fn error(&mut self, e: String) {
         if self.errors.len() < tally::MAX_ERRORS_SHOWN {
             self.errors.push(e);
         }
@@ -155,9 +157,18 @@ impl Verifier {
 
     /// Groups still open after the final flush: lost with their bucket when the pipeline
     /// reports that bucket dropped, missing otherwise.
-    fn lose_open_buckets(&mut self, losses: &Losses) {
-        let dropped: HashSet<(usize, i64)> =
-            losses.open_buckets.iter().map(|b| (b.shard, b.start)).collect();
+    pub(crate) fn lose_open_buckets(&mut self, losses: &Losses) {
+        self.lose_buckets(losses, true);
+    }
+
+    /// Groups of the buckets the pipeline reports dropped are lost whole; with `all`, the rest
+    /// are missing (else they stay, for a flush still to come).
+    pub(crate) fn lose_buckets(&mut self, losses: &Losses, all: bool) {
+        let dropped: HashSet<(usize, i64)> = losses
+            .open_buckets
+            .iter()
+            .map(|b| (b.shard, b.start))
+            .collect();
         let mut open = Vec::new();
         for (bucket, groups) in self.ledger.take_closed(None) {
             for (key, g) in groups {
@@ -169,12 +180,17 @@ impl Verifier {
         let mut missing = 0u64;
         for (_, bucket, key, g) in open {
             if g.kept_total() == 0 {
+                if !all {
+                    self.ledger.put_back(bucket, key, g);
+                }
                 continue;
             }
             let c = self.ledger.contexts.get(key.0);
             let shard = shard_of(context_key(&c.name, &c.tags, &c.host), self.shards);
             if dropped.contains(&(shard, bucket)) {
                 self.ledger.lose_group(bucket, key, &g, Stage::OpenBucket);
+            } else if !all {
+                self.ledger.put_back(bucket, key, g);
             } else {
                 missing += 1;
                 if missing <= tally::MAX_ERRORS_SHOWN as u64 {
@@ -305,4 +321,3 @@ pub fn verdict(
     };
     (if ok { Verdict::Pass } else { Verdict::Fail }, reasons)
 }
-

@@ -23,10 +23,10 @@ pub mod matcher;
 mod receiver;
 
 use crate::check::driver::StopPoint;
-use crate::pipeline::counters::{Losses, StageCounters};
-use crate::pipeline::{Event, Pipeline};
 use crate::net::{Client, ClientError};
+use crate::pipeline::counters::{Losses, StageCounters};
 use crate::pipeline::packet::DatagramId;
+use crate::pipeline::{Event, Pipeline};
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};
 use crate::runtime;
 use crate::source::Datagram;
@@ -93,6 +93,19 @@ pub struct RunResult {
     /// (datagrams in the assembler, packets in the packets buffer, batches queued) just before
     /// the stop sequence ran.
     pub held_at_stop: (usize, usize, usize),
+}
+
+impl RunResult {
+    /// Every item flushed, in order.
+    pub fn flushed(&self) -> Vec<crate::pipeline::flushed::FlushedItem> {
+        let mut items = Vec::new();
+        for e in &self.events {
+            if let Event::Flush(f) = e {
+                items.extend(f.items.iter().cloned());
+            }
+        }
+        items
+    }
 }
 
 /// Socket settings of a transport check.

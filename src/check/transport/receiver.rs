@@ -3,15 +3,15 @@
 //! up to the sender's end marker to learn what was left unread.
 
 use super::matcher::{MatchCounts, Matched, Matcher};
-use super::StreamClock;
 use super::RunResult;
+use super::StreamClock;
 use crate::net::drops::DropScope;
 use crate::net::frame::FrameReader;
 use crate::net::listener::{Leftover, Listener, Received};
 use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::flushed::FlushedItem;
-use crate::pipeline::Event;
 use crate::pipeline::packet::DatagramId;
+use crate::pipeline::Event;
 use crate::pipeline::{ListenerKind, Pipeline, PipelineConfig, StopSettings};
 use crate::runtime::{self, first, sleep_until, Receiver, Sender};
 use crate::server::feed::{self, Feed};
