@@ -250,12 +250,12 @@ impl Pipeline {
     }
 
     /// The timer due first, and when (ties broken by [`Timer`]'s order, then listener index),
-    /// leaving out `except`.
-    fn next_timer(&self, except: Option<Timer>) -> Option<(u64, Timer)> {
+    /// leaving out those `skip` names.
+    fn next_timer(&self, skip: impl Fn(Timer) -> bool) -> Option<(u64, Timer)> {
         // Called for every datagram: a running minimum, no allocation.
         let mut next: Option<(u64, Timer)> = None;
         let mut offer = |t: u64, timer: Timer| {
-            if Some(timer) != except && next.is_none_or(|n| (t, timer) < n) {
+            if !skip(timer) && next.is_none_or(|n| (t, timer) < n) {
                 next = Some((t, timer));
             }
         };
@@ -313,12 +313,15 @@ impl Pipeline {
     /// time order (at equal times: assemblers, packets buffers, queue, flush — a packet's way
     /// through the stages — and listeners in index order).
     pub fn advance(&mut self, now_ns: u64) {
-        while let Some((at, timer)) = self.next_timer(None).filter(|(at, _)| *at <= now_ns) {
+        while let Some((at, timer)) = self.next_timer(|_| false).filter(|(at, _)| *at <= now_ns) {
             self.clock_steps += 1;
             if self.idle(timer) {
-                // Up to the next other timer (at the same instant: past this tick, which would
-                // fire first and do nothing), and never past `now`.
-                let other = self.next_timer(Some(timer)).map_or(u64::MAX, |(t, _)| t);
+                // Up to the next timer that does something (idle ones change nothing, so
+                // nothing can wake this one before it; at the same instant: past this tick,
+                // which would fire first and do nothing), and never past `now`.
+                let other = self
+                    .next_timer(|t| t == timer || self.idle(t))
+                    .map_or(u64::MAX, |(t, _)| t);
                 let until = other.max(at + 1).min(now_ns.saturating_add(1));
                 self.skip_idle(timer, until);
                 continue;

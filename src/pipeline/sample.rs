@@ -147,7 +147,7 @@ pub fn shard_of(key: u64, shards: usize) -> usize {
 /// Worker-local cache from raw (name, tags) bytes to a resolved context.
 #[derive(Debug, Clone, Default)]
 pub struct ContextCache {
-    entries: HashMap<u64, Vec<CacheEntry>>,
+    entries: HashMap<u64, Vec<CacheEntry>, foldhash::fast::FixedState>,
     len: usize,
 }
 
@@ -164,11 +164,16 @@ const CACHE_LIMIT: usize = 200_000;
 
 impl ContextCache {
     pub fn resolve(&mut self, name: &str, raw_tags: &str, default_host: &str) -> Arc<Context> {
-        let mut h = Fnv::new();
-        h.write(name.as_bytes());
-        h.write(&[0]);
-        h.write(raw_tags.as_bytes());
-        let k = h.finish();
+        // Only the cache's own key: any fast deterministic hash will do (the context key, which
+        // decides shards and output order, stays FNV).
+        let k = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+            h.write(name.as_bytes());
+            h.write_u8(0);
+            h.write(raw_tags.as_bytes());
+            h.finish()
+        };
         if let Some(list) = self.entries.get(&k) {
             if let Some(e) = list
                 .iter()
