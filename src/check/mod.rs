@@ -92,6 +92,8 @@ pub trait CheckObserver {
     fn planned(&mut self, _scenarios: usize) {}
     /// The report so far, after each scenario.
     fn scenario_done(&mut self, _report: &Report) {}
+    /// Datagrams the pass has read so far (now and then).
+    fn datagrams_read(&mut self, _datagrams: u64) {}
 }
 
 /// An observer that ignores everything.

@@ -242,7 +242,7 @@ fn run_virtual(
             &points,
             &mut shared,
             &mut on_fork,
-            &mut |_| {},
+            &mut |n| observer.datagrams_read(n),
         );
         drop(job_tx);
         for r in inline.into_iter().chain(result_rx.iter()) {

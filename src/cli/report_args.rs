@@ -63,6 +63,10 @@ impl CheckObserver for Progress {
     fn planned(&mut self, scenarios: usize) {
         self.bar.set_length(scenarios as u64);
     }
+    fn datagrams_read(&mut self, datagrams: u64) {
+        // The pass over the stream comes first; the scenarios' stops follow it.
+        self.bar.set_message(format!("{datagrams} datagrams read, scenarios"));
+    }
     fn scenario_done(&mut self, report: &Report) {
         self.bar.inc(1);
         if let Err(e) = self.exports.write_partial(report) {

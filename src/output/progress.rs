@@ -36,6 +36,10 @@ pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(what.to_string());
+    if !pb.is_hidden() {
+        // A long pass over the stream shows that it is moving.
+        pb.enable_steady_tick(Duration::from_millis(100));
+    }
     pb
 }
 
