@@ -63,5 +63,8 @@ fn folding_a_datagram_allocates_nothing_per_line_once_the_contexts_are_known() {
         lines += 5;
     }
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    assert_eq!(allocations, 0, "{allocations} allocations for {lines} lines");
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations for {lines} lines"
+    );
 }

@@ -65,7 +65,8 @@ impl CheckObserver for Progress {
     }
     fn datagrams_read(&mut self, datagrams: u64) {
         // The pass over the stream comes first; the scenarios' stops follow it.
-        self.bar.set_message(format!("{datagrams} datagrams read, scenarios"));
+        self.bar
+            .set_message(format!("{datagrams} datagrams read, scenarios"));
     }
     fn scenario_done(&mut self, report: &Report) {
         self.bar.inc(1);
