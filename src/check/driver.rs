@@ -27,7 +27,7 @@ pub struct StopPoint {
 /// The run copied at a stop point, before its stop sequence.
 #[derive(Debug, Clone)]
 pub struct Fork {
-    /// Which stop point (an index into the points given to [`run`]).
+    /// Which stop point (an index into the points given to [`pass`]).
     pub stop: usize,
     point: StopPoint,
     /// `None` when no datagram was delivered before the stop.
@@ -60,13 +60,10 @@ pub struct StreamSummary {
     pub samples: u64,
     pub first_ns: u64,
     pub last_ns: u64,
-    pub contexts: usize,
-    /// Timers fired or jumped over by the pass.
-    pub clock_steps: u64,
 }
 
-/// Where flushed items go while the pass runs: `items(scenario stop, items)` for the items
-/// every scenario whose stop is still ahead shares.
+/// Where flushed items go while the pass runs: the items of a flush of the pass are shared by
+/// every scenario whose stop is still ahead (`forked[i]` is false for those).
 pub trait FlushedSink {
     fn shared(&mut self, forked: &[bool], items: &[FlushedItem]);
 }
@@ -74,6 +71,93 @@ pub trait FlushedSink {
 /// No flushed output kept.
 impl FlushedSink for () {
     fn shared(&mut self, _: &[bool], _: &[FlushedItem]) {}
+}
+
+/// The stop points, in the order the pass meets them: by datagram count and by time.
+struct Stops<'a> {
+    points: &'a [StopPoint],
+    by_count: Vec<usize>,
+    by_time: Vec<usize>,
+    next_count: usize,
+    next_time: usize,
+    forked: Vec<bool>,
+    remaining: usize,
+}
+
+impl<'a> Stops<'a> {
+    fn new(points: &'a [StopPoint]) -> Stops<'a> {
+        let mut by_count: Vec<usize> = (0..points.len()).collect();
+        by_count.sort_by_key(|i| points[*i].max_datagrams);
+        let mut by_time: Vec<usize> = (0..points.len())
+            .filter(|i| points[*i].at_ns.is_some())
+            .collect();
+        by_time.sort_by_key(|i| points[*i].at_ns);
+        Stops {
+            points,
+            by_count,
+            by_time,
+            next_count: 0,
+            next_time: 0,
+            forked: vec![false; points.len()],
+            remaining: points.len(),
+        }
+    }
+
+    /// The next stop not yet forked that comes before the next datagram: after `delivered`
+    /// datagrams, or before one arriving at `next_ts` (`None`: before the datagram is read).
+    fn next_due(&mut self, delivered: u64, next_ts: Option<u64>) -> Option<usize> {
+        loop {
+            let i = if let Some(&i) = self.by_count.get(self.next_count) {
+                (self.points[i].max_datagrams <= delivered).then(|| {
+                    self.next_count += 1;
+                    i
+                })
+            } else {
+                None
+            };
+            let i = i.or_else(|| {
+                let ts = next_ts?;
+                let &i = self.by_time.get(self.next_time)?;
+                self.points[i].at_ns.is_some_and(|at| ts > at).then(|| {
+                    self.next_time += 1;
+                    i
+                })
+            })?;
+            if self.take(i) {
+                return Some(i);
+            }
+        }
+    }
+
+    /// Marks stop `i` forked; false if it already was.
+    fn take(&mut self, i: usize) -> bool {
+        let fresh = !self.forked[i];
+        if fresh {
+            self.forked[i] = true;
+            self.remaining -= 1;
+        }
+        fresh
+    }
+}
+
+/// The live state of the pass.
+struct Live {
+    /// `None` until the first datagram (the pipeline starts at its arrival time).
+    pipeline: Option<Pipeline>,
+    verifier: Verifier,
+    delivered: u64,
+}
+
+impl Live {
+    fn fork(&self, stop: usize, point: StopPoint) -> Fork {
+        Fork {
+            stop,
+            point,
+            pipeline: self.pipeline.clone(),
+            verifier: self.verifier.clone(),
+            delivered: self.delivered,
+        }
+    }
 }
 
 /// Runs one pass over `datagrams`; `on_fork` receives each stop point's fork as the pass
@@ -90,114 +174,84 @@ pub fn pass<I, E>(
 where
     I: IntoIterator<Item = Result<Datagram, E>>,
 {
-    let mut pipeline: Option<Pipeline> = None;
-    let mut verifier = Verifier::new(config);
-    let mut forked = vec![false; points.len()];
-    let mut summary = StreamSummary::default();
-    // Stops by datagram count and by time, each in the order the pass meets them.
-    let mut by_count: Vec<usize> = (0..points.len()).collect();
-    by_count.sort_by_key(|i| points[*i].max_datagrams);
-    let mut by_time: Vec<usize> = (0..points.len())
-        .filter(|i| points[*i].at_ns.is_some())
-        .collect();
-    by_time.sort_by_key(|i| points[*i].at_ns);
-    let (mut next_count, mut next_time) = (0, 0);
-    let mut delivered = 0u64;
-    // Lines and samples of the datagrams after the last stop.
-    let mut rest = (0u64, 0u64);
-    let mut fork = |i: usize,
-                    pipeline: &Option<Pipeline>,
-                    verifier: &Verifier,
-                    delivered,
-                    forked: &mut Vec<bool>| {
-        if !forked[i] {
-            forked[i] = true;
-            on_fork(Fork {
-                stop: i,
-                point: points[i],
-                pipeline: pipeline.clone(),
-                verifier: verifier.clone(),
-                delivered,
-            });
-        }
+    let mut stops = Stops::new(points);
+    let mut live = Live {
+        pipeline: None,
+        verifier: Verifier::new(config),
+        delivered: 0,
     };
+    let mut summary = StreamSummary::default();
+    // Lines and samples of the datagrams after the last stop, which are only counted.
+    let mut rest = (0u64, 0u64);
+    let mut events = Vec::new();
     for d in datagrams {
-        while next_count < by_count.len() && points[by_count[next_count]].max_datagrams <= delivered
-        {
-            fork(
-                by_count[next_count],
-                &pipeline,
-                &verifier,
-                delivered,
-                &mut forked,
-            );
-            next_count += 1;
+        while let Some(i) = stops.next_due(live.delivered, None) {
+            on_fork(live.fork(i, points[i]));
         }
         let d = d?;
-        while next_time < by_time.len()
-            && points[by_time[next_time]]
-                .at_ns
-                .is_some_and(|at| d.ts_ns > at)
-        {
-            fork(
-                by_time[next_time],
-                &pipeline,
-                &verifier,
-                delivered,
-                &mut forked,
-            );
-            next_time += 1;
+        while let Some(i) = stops.next_due(live.delivered, Some(d.ts_ns)) {
+            on_fork(live.fork(i, points[i]));
         }
         if summary.datagrams == 0 {
             summary.first_ns = d.ts_ns;
         }
         summary.datagrams += 1;
         summary.last_ns = summary.last_ns.max(d.ts_ns);
-        if forked.iter().all(|f| *f) {
-            // Every scenario has its copy: the rest of the stream is only counted.
+        if summary.datagrams.is_multiple_of(4096) {
+            on_progress(summary.datagrams);
+        }
+        if stops.remaining == 0 {
             let (lines, samples) =
                 crate::verify::ledger::datagram_size(&d.payload, config.buffer_size);
             rest.0 += lines;
             rest.1 += samples;
             continue;
         }
-        let p = pipeline.get_or_insert_with(|| {
+        let p = live.pipeline.get_or_insert_with(|| {
             Pipeline::new(config.clone(), StopSettings::default(), listener, d.ts_ns).trace(true)
         });
         // `Pipeline::new` makes listener 0, so this is never refused; were it refused, the
         // datagram would be left out of both the pipeline and the ledger, as after a stop.
-        if p.deliver(SOLE_LISTENER, delivered, d.ts_ns, &d.payload)
+        if p.deliver(SOLE_LISTENER, live.delivered, d.ts_ns, &d.payload)
             .is_err()
         {
             break;
         }
-        verifier.sent(delivered, d.ts_ns, &d.payload);
-        let events = p.take_events();
-        share_flushed(&events, &forked, sink);
-        verifier.follow_all(&events);
-        delivered += 1;
-        if delivered.is_multiple_of(4096) {
-            on_progress(delivered);
+        live.verifier.sent(live.delivered, d.ts_ns, &d.payload);
+        p.take_events_into(&mut events);
+        for e in &events {
+            if let Event::Flush(f) = e {
+                sink.shared(&stops.forked, &f.items);
+            }
+            live.verifier.follow(e);
         }
+        live.delivered += 1;
     }
-    on_progress(delivered);
-    let (_, lines, samples) = verifier.stream_size();
+    on_progress(summary.datagrams);
+    let (lines, samples) = live.verifier.stream_size();
     summary.lines = lines + rest.0;
     summary.samples = samples + rest.1;
-    summary.contexts = verifier.contexts();
-    summary.clock_steps = pipeline.as_ref().map_or(0, Pipeline::clock_steps);
-    for i in 0..points.len() {
-        fork(i, &pipeline, &verifier, delivered, &mut forked);
+    for (i, point) in points.iter().enumerate() {
+        if stops.take(i) {
+            on_fork(live.fork(i, *point));
+        }
     }
     Ok(summary)
 }
 
-fn share_flushed(events: &[Event], forked: &[bool], sink: &mut dyn FlushedSink) {
-    for e in events {
-        if let Event::Flush(f) = e {
-            sink.shared(forked, &f.items);
-        }
-    }
+/// Moves a pipeline to `stop_ns` and runs its stop sequence there; `events` sees what it did
+/// on the way and at the stop. Returns what was held before the queue just before the stop.
+fn stop_at(
+    p: &mut Pipeline,
+    stop_ns: u64,
+    events: &mut dyn FnMut(Vec<Event>),
+) -> (usize, usize, usize) {
+    p.advance(stop_ns);
+    events(p.take_events());
+    let held_at_stop = p.held_before_queue();
+    p.stop(stop_ns);
+    events(p.take_events());
+    held_at_stop
 }
 
 impl Fork {
@@ -218,19 +272,14 @@ impl Fork {
         p.set_settings(settings);
         let mut v = self.verifier.clone();
         let stop_ns = start.max(p.now_ns());
-        p.advance(stop_ns);
-        let mut follow = |p: &mut Pipeline, v: &mut Verifier| {
-            for e in p.take_events() {
-                if let Event::Flush(f) = &e {
+        let held_at_stop = stop_at(&mut p, stop_ns, &mut |events| {
+            for e in &events {
+                if let Event::Flush(f) = e {
                     flushed(&f.items);
                 }
-                v.follow(&e);
+                v.follow(e);
             }
-        };
-        follow(&mut p, &mut v);
-        let held_at_stop = p.held_before_queue();
-        p.stop(stop_ns);
-        follow(&mut p, &mut v);
+        });
         let counters = p.counters();
         let verification = v.finish(&counters, &p.losses(), &HashSet::new());
         Outcome {
@@ -299,11 +348,13 @@ where
     let mut p =
         pipeline.unwrap_or_else(|| Pipeline::new(config.clone(), settings, listener, start));
     let stop_ns = start.max(p.now_ns());
-    p.advance(stop_ns);
-    flushed.extend(p.take_flushed());
-    let held_at_stop = p.held_before_queue();
-    p.stop(stop_ns);
-    flushed.extend(p.take_flushed());
+    let held_at_stop = stop_at(&mut p, stop_ns, &mut |events| {
+        for e in events {
+            if let Event::Flush(f) = e {
+                flushed.extend(f.items);
+            }
+        }
+    });
     Ok(RunResult {
         flushed,
         counters: p.counters(),

@@ -38,6 +38,9 @@ pub struct CheckPlan {
     /// Threads that run the scenarios' stop sequences and verifications (≥ 1). Reports do
     /// not depend on it.
     pub jobs: usize,
+    /// The stream's shape, when the caller has read it already (`sweep` places its moments
+    /// with it): `check` then does not read the timestamps again.
+    pub shape: Option<StreamShape>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,14 @@ pub enum CheckError {
 /// The stream's datagram count and time span, from its timestamps alone (no line is parsed):
 /// what placing `phase:` and `random:` moments, and a sweep's moments, needs before the pass.
 pub fn shape(opener: &dyn StreamOpener) -> Result<StreamShape, CheckError> {
+    shape_with(opener, &mut |_| {})
+}
+
+/// [`shape`], with `each` seeing every datagram on the way.
+pub fn shape_with(
+    opener: &dyn StreamOpener,
+    each: &mut dyn FnMut(&crate::source::Datagram),
+) -> Result<StreamShape, CheckError> {
     let mut shape = StreamShape::default();
     for d in opener.open().map_err(CheckError::Input)? {
         let d = d.map_err(CheckError::Input)?;
@@ -68,6 +79,7 @@ pub fn shape(opener: &dyn StreamOpener) -> Result<StreamShape, CheckError> {
         }
         shape.last_ns = shape.last_ns.max(d.ts_ns);
         shape.datagrams += 1;
+        each(&d);
     }
     Ok(shape)
 }

@@ -107,9 +107,27 @@ pub struct ResolvedStop {
     pub point: StopPoint,
 }
 
+/// A `packets:N` past the end of a stream of `datagrams`: an error rather than a scenario
+/// named for what it did not do. Checked once the stream's length is known (after `check`'s
+/// pass, which is what counts it).
+pub fn check_length(moments: &[StopMoment], datagrams: u64) -> Result<(), MomentError> {
+    for m in moments {
+        if let StopMoment::Packets(n) = m {
+            if *n > datagrams {
+                return Err(MomentError {
+                    input: m.to_string(),
+                    why: format!(
+                        "the stream has only {datagrams} packets (use end to stop after the last)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Places a moment on the stream. `bucket_seconds` sizes the phase; `seed` fixes random moments.
-/// A moment the stream cannot have (a packet count past its end, a phase past the bucket) is
-/// an error rather than a scenario named for what it did not do.
+/// A phase past the bucket is an error; a packet count is checked by [`check_length`].
 pub fn resolve(
     moment: &StopMoment,
     shape: &StreamShape,
@@ -120,19 +138,12 @@ pub fn resolve(
         input: moment.to_string(),
         why,
     };
-    match moment {
-        StopMoment::Packets(n) if *n > shape.datagrams => {
-            return Err(err(format!(
-                "the stream has only {} packets (use end to stop after the last)",
-                shape.datagrams
-            )))
-        }
-        StopMoment::Phase(Phase::Seconds(s)) if *s >= bucket_seconds as f64 => {
+    if let StopMoment::Phase(Phase::Seconds(s)) = moment {
+        if *s >= bucket_seconds as f64 {
             return Err(err(format!(
                 "a phase is an offset into a {bucket_seconds} s bucket"
-            )))
+            )));
         }
-        _ => {}
     }
     Ok(place(moment, shape, bucket_seconds, seed))
 }
@@ -279,8 +290,8 @@ mod tests {
             first_ns: 0,
             last_ns: 1,
         };
-        assert!(resolve(&StopMoment::Packets(10), &shape, 10, 0).is_ok());
-        let e = resolve(&StopMoment::Packets(11), &shape, 10, 0).unwrap_err();
+        assert!(check_length(&[StopMoment::Packets(10)], shape.datagrams).is_ok());
+        let e = check_length(&[StopMoment::Packets(11)], shape.datagrams).unwrap_err();
         assert!(e.to_string().contains("only 10 packets"), "{e}");
     }
 

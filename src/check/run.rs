@@ -5,9 +5,9 @@
 
 use super::driver::{self, Fork, Outcome, StopPoint};
 use super::flushed_out::FlushedFile;
-use super::moment::{self, MomentError, ResolvedStop, StopMoment, StreamShape};
+use super::moment::{self, ResolvedStop, StopMoment, StreamShape};
 use super::transport::{run_transport_with, TransportError, TransportOptions};
-use super::{scenario_name, shape, CheckError, CheckObserver, CheckPlan};
+use super::{scenario_name, shape, shape_with, CheckError, CheckObserver, CheckPlan};
 use crate::pipeline::clock::NANOS_PER_SEC;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::{PipelineConfig, StopSettings};
@@ -40,18 +40,20 @@ pub fn run_check(
 
 /// What placing the moments needs of the stream before the pass: `phase:` and `random:` need
 /// its span (a pass over its timestamps), `t:` its first timestamp; `end` and `packets:N`
-/// nothing (`packets:N` is checked against the stream's length after the pass).
-fn shape_for(moments: &[StopMoment], opener: &dyn StreamOpener) -> Result<StreamShape, CheckError> {
+/// nothing (`packets:N` is checked against the stream's length after the pass). The count of
+/// a shape without the span is left at 0: nothing reads it.
+fn shape_for(plan: &CheckPlan, opener: &dyn StreamOpener) -> Result<StreamShape, CheckError> {
+    if let Some(shape) = plan.shape {
+        return Ok(shape);
+    }
+    let moments = &plan.moments;
     let span = moments
         .iter()
         .any(|m| matches!(m, StopMoment::Phase(_) | StopMoment::Random(_)));
     if span {
         return shape(opener);
     }
-    let mut s = StreamShape {
-        datagrams: u64::MAX,
-        ..StreamShape::default()
-    };
+    let mut s = StreamShape::default();
     if moments.iter().any(|m| matches!(m, StopMoment::Time(_))) {
         if let Some(d) = opener.open().map_err(CheckError::Input)?.next() {
             s.first_ns = d.map_err(CheckError::Input)?.ts_ns;
@@ -71,23 +73,6 @@ fn resolve_all(plan: &CheckPlan, shape: &StreamShape) -> Result<Vec<ResolvedStop
         )?);
     }
     Ok(stops)
-}
-
-/// A `packets:N` past the end of the stream, known once the pass has counted it.
-fn check_packets(plan: &CheckPlan, datagrams: u64) -> Result<(), CheckError> {
-    for m in &plan.moments {
-        if let StopMoment::Packets(n) = m {
-            if *n > datagrams {
-                return Err(CheckError::Moment(MomentError {
-                    input: m.to_string(),
-                    why: format!(
-                        "the stream has only {datagrams} packets (use end to stop after the last)"
-                    ),
-                }));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn new_report(source: SourceInfo) -> Report {
@@ -177,7 +162,7 @@ fn run_virtual(
     opener: &dyn StreamOpener,
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
-    let shape = shape_for(&plan.moments, opener)?;
+    let shape = shape_for(plan, opener)?;
     let stops = resolve_all(plan, &shape)?;
     let n_settings = plan.settings.len();
     observer.planned(stops.len() * n_settings);
@@ -205,8 +190,9 @@ fn run_virtual(
     let job_rx = Mutex::new(job_rx);
     let (result_tx, result_rx) = mpsc::channel::<JobResult>();
     let summary = std::thread::scope(|scope| -> Result<driver::StreamSummary, CheckError> {
-        // With one job the pass runs the stop sequences itself, as it meets the stops.
-        let threads = if jobs > 1 { jobs } else { 0 };
+        // The pass is one of the jobs; with one job it runs the stop sequences itself, as it
+        // meets the stops.
+        let threads = jobs - 1;
         for _ in 0..threads {
             let (job_rx, result_tx) = (&job_rx, result_tx.clone());
             scope.spawn(move || loop {
@@ -255,7 +241,7 @@ fn run_virtual(
         }
         pass.map_err(CheckError::Input)
     })?;
-    check_packets(plan, summary.datagrams)?;
+    moment::check_length(&plan.moments, summary.datagrams)?;
     let first_ns = summary.first_ns;
     let mut report = new_report(source_info(
         opener,
@@ -336,19 +322,12 @@ fn survey(
     opener: &dyn StreamOpener,
     config: &PipelineConfig,
 ) -> Result<(StreamShape, SourceInfo), CheckError> {
-    let mut shape = StreamShape::default();
     let (mut lines, mut samples) = (0u64, 0u64);
-    for d in opener.open().map_err(CheckError::Input)? {
-        let d = d.map_err(CheckError::Input)?;
-        if shape.datagrams == 0 {
-            shape.first_ns = d.ts_ns;
-        }
-        shape.last_ns = shape.last_ns.max(d.ts_ns);
-        shape.datagrams += 1;
+    let shape = shape_with(opener, &mut |d| {
         let (l, s) = crate::verify::ledger::datagram_size(&d.payload, config.buffer_size);
         lines += l;
         samples += s;
-    }
+    })?;
     let info = source_info(opener, shape.datagrams, lines, samples);
     Ok((shape, info))
 }
@@ -362,6 +341,7 @@ fn run_over_sockets(
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     let (shape, source) = survey(opener, &plan.config)?;
+    moment::check_length(&plan.moments, shape.datagrams)?;
     let stops = resolve_all(plan, &shape)?;
     observer.planned(stops.len() * plan.settings.len());
     let mut report = new_report(source);

@@ -147,6 +147,7 @@ impl RunArgs {
                 Some(n) => n,
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
+            shape: None,
         })
     }
 }

@@ -82,6 +82,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
         }
     };
     plan.moments = sweep::moments(args.spread(), &shape);
+    plan.shape = Some(shape);
     if plan.moments.len() > MAX_MOMENTS {
         return usage(UsageError(format!(
             "--every gives {} stop moments (at most {MAX_MOMENTS}); use a larger step",

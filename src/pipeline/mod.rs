@@ -422,18 +422,21 @@ impl Pipeline {
             self.workers[w].process_batch(batch, &mut self.aggregator);
             return;
         }
-        let datagrams: Vec<DatagramId> = batch
-            .iter()
-            .flat_map(|p| p.segments.iter().map(|s| s.datagram))
-            .collect();
+        let at = self.events.len();
+        self.events.extend(
+            batch
+                .iter()
+                .flat_map(|p| p.segments.iter().map(|s| Event::Parsed(s.datagram))),
+        );
         self.workers[w].process_batch(batch, &mut self.aggregator);
-        // The batch's samples have all reached the samplers: first what they refused, then
-        // which datagrams were parsed.
+        // The batch's samples have all reached the samplers: what they refused goes before the
+        // batch's parse events, so that a follower knows it when it folds those datagrams.
         for s in &mut self.aggregator.samplers {
-            self.events
-                .extend(s.context_limit_drops.drain(..).map(Event::ContextLimit));
+            if !s.context_limit_drops.is_empty() {
+                let drops = s.context_limit_drops.drain(..).map(Event::ContextLimit);
+                self.events.splice(at..at, drops);
+            }
         }
-        self.events.extend(datagrams.into_iter().map(Event::Parsed));
     }
 
     fn record_flush(&mut self, at_ns: u64, kind: FlushKind, items: Vec<FlushedItem>) {
@@ -464,6 +467,13 @@ impl Pipeline {
     /// Takes what happened since the last call, in order.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Moves what happened since the last call into `out` (cleared first), keeping both
+    /// buffers' capacity: the driver's hot loop takes events without allocating.
+    pub fn take_events_into(&mut self, out: &mut Vec<Event>) {
+        out.clear();
+        std::mem::swap(&mut self.events, out);
     }
 
     /// Stops the pipeline at `now` with its stop settings (the reference stop sequence).

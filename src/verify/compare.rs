@@ -61,7 +61,7 @@ pub fn compare_flush(ledger: &mut Ledger, flush: &Flush, rules: &OutputRules) {
         want.items = std::mem::take(&mut ledger.items);
     }
     for (bucket, groups) in closing {
-        for ((ctx, _), g) in groups {
+        for ((ctx, _), mut g) in groups {
             if g.kept_total() == 0 {
                 if g.lost > 0 {
                     want.lost.insert((ctx, bucket));
@@ -154,30 +154,8 @@ fn actual(items: &[FlushedItem], want: &Expected, ledger: &mut Ledger) -> Actual
                 e.0.max = e.0.max.max(k.max);
                 e.1 += 1;
             }
-            FlushedItem::Event(ev) => {
-                let key = ItemKey {
-                    kind: "event",
-                    name: ev.title.clone(),
-                    ts: ev.ts,
-                    host: ev.host.clone(),
-                    tags: ev.tags.clone(),
-                    status: 0,
-                    text: ev.text.clone(),
-                };
-                *a.items.entry(key).or_default() += 1;
-            }
-            FlushedItem::ServiceCheck(c) => {
-                let key = ItemKey {
-                    kind: "service_check",
-                    name: c.check.clone(),
-                    ts: c.ts,
-                    host: c.host.clone(),
-                    tags: c.tags.clone(),
-                    status: c.status,
-                    text: c.message.clone().unwrap_or_default(),
-                };
-                *a.items.entry(key).or_default() += 1;
-            }
+            FlushedItem::Event(ev) => *a.items.entry(ItemKey::of_event(ev)).or_default() += 1,
+            FlushedItem::ServiceCheck(c) => *a.items.entry(ItemKey::of_check(c)).or_default() += 1,
         }
     }
     a

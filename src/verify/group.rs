@@ -157,6 +157,15 @@ pub enum Value<'a> {
     Set(&'a str),
 }
 
+impl<'a> From<crate::protocol::MetricValue<'a>> for Value<'a> {
+    fn from(v: crate::protocol::MetricValue<'a>) -> Value<'a> {
+        match v {
+            crate::protocol::MetricValue::Number(n) => Value::Number(n),
+            crate::protocol::MetricValue::Set(s) => Value::Set(s),
+        }
+    }
+}
+
 impl Value<'_> {
     pub fn number(&self) -> f64 {
         match self {
@@ -180,9 +189,19 @@ pub struct Group {
     pub first: Option<(MetricType, serde_json::Value)>,
 }
 
+/// A metric type's place in [`MetricType::ALL`] (the order of its declaration).
 pub fn type_index(t: MetricType) -> usize {
-    MetricType::ALL.iter().position(|x| *x == t).unwrap_or(0)
+    t as usize
 }
+
+const _: () = {
+    let all = MetricType::ALL;
+    let mut i = 0;
+    while i < all.len() {
+        assert!(all[i] as usize == i);
+        i += 1;
+    }
+};
 
 impl Group {
     pub fn new(seq: u64) -> Group {
@@ -266,22 +285,22 @@ impl Group {
     }
 
     /// The series points this group must flush as, for a bucket of `interval` seconds with the
-    /// configured aggregates and percentiles.
+    /// configured aggregates and percentiles (a histogram's values are sorted in place).
     pub fn points(
-        &self,
+        &mut self,
         aggregates: &[String],
         percentiles: &[u32],
         interval: i64,
         mut put: impl FnMut(Agg, SeriesType, f64),
     ) {
-        match &self.fold {
+        match &mut self.fold {
             None | Some(Fold::Dist(_)) => {}
-            Some(Fold::Counter(sum)) => put(Agg::Plain, SeriesType::Rate, sum / interval as f64),
+            Some(Fold::Counter(sum)) => put(Agg::Plain, SeriesType::Rate, *sum / interval as f64),
             Some(Fold::Gauge(v)) => put(Agg::Plain, SeriesType::Gauge, *v),
             Some(Fold::Set(m)) => put(Agg::Plain, SeriesType::Gauge, m.len() as f64),
             Some(Fold::Hist { values, sum, count }) => {
-                let mut sorted = values.clone();
-                sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let (sorted, sum, count) = (&*values, *sum, *count);
                 for name in aggregates {
                     let Some(agg) = Agg::named(name) else {
                         continue;
@@ -290,19 +309,19 @@ impl Group {
                         Agg::Max => (sorted.last().map_or(0.0, |s| s.0), SeriesType::Gauge),
                         Agg::Min => (sorted.first().map_or(0.0, |s| s.0), SeriesType::Gauge),
                         Agg::Median => (
-                            weighted_rank(&sorted, (count - 1) / 2).unwrap_or(0.0),
+                            weighted_rank(sorted, (count - 1) / 2).unwrap_or(0.0),
                             SeriesType::Gauge,
                         ),
-                        Agg::Avg => (sum / *count as f64, SeriesType::Gauge),
-                        Agg::Sum => (*sum, SeriesType::Gauge),
-                        Agg::Count => (*count as f64 / interval as f64, SeriesType::Rate),
+                        Agg::Avg => (sum / count as f64, SeriesType::Gauge),
+                        Agg::Sum => (sum, SeriesType::Gauge),
+                        Agg::Count => (count as f64 / interval as f64, SeriesType::Rate),
                         Agg::Plain | Agg::Percentile(_) => continue,
                     };
                     put(agg, t, v);
                 }
                 for p in percentiles {
                     let target = (i64::from(*p) * count - 1) / 100;
-                    if let Some(v) = weighted_rank(&sorted, target) {
+                    if let Some(v) = weighted_rank(sorted, target) {
                         put(Agg::Percentile(*p), SeriesType::Gauge, v);
                     }
                 }

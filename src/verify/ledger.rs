@@ -17,11 +17,11 @@ use super::context::{canonical_tags, Contexts, CtxId};
 use super::group::{Agg, Folded, Group, PointKey, Value};
 use super::tally::{EntryKind, Tally};
 use crate::pipeline::clock::secs;
-use crate::pipeline::flushed::SeriesType;
+use crate::pipeline::flushed::{EventItem, SeriesType, ServiceCheckItem};
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::sample::SampleId;
 use crate::pipeline::PipelineConfig;
-use crate::protocol::{self, Line, MetricType, MetricValue};
+use crate::protocol::{self, Line, MetricType};
 use crate::report::{LostExample, Stage};
 use foldhash::fast::FixedState;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -45,6 +45,72 @@ pub struct ItemKey {
     pub status: u8,
     /// An event's text (unescaped) or a service check's message.
     pub text: String,
+}
+
+impl ItemKey {
+    /// An event line as the server flushes it: its own `h:` wins over a `host:` tag.
+    pub fn of_event_line(e: &protocol::EventLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
+        let (tags, host) = canonical_tags(e.raw_tags, hostname);
+        ItemKey {
+            kind: "event",
+            name: protocol::unescape_event_text(e.title).into_owned(),
+            ts: e.timestamp.unwrap_or(arrival_s),
+            host: e
+                .hostname
+                .filter(|h| !h.is_empty())
+                .map_or(host, str::to_string),
+            tags,
+            status: 0,
+            text: protocol::unescape_event_text(e.text).into_owned(),
+        }
+    }
+
+    /// A service-check line as the server flushes it: its own `h:` wins over a `host:` tag.
+    pub fn of_check_line(
+        s: &protocol::ServiceCheckLine<'_>,
+        arrival_s: i64,
+        hostname: &str,
+    ) -> ItemKey {
+        let (tags, host) = canonical_tags(s.raw_tags, hostname);
+        ItemKey {
+            kind: "service_check",
+            name: s.name.to_string(),
+            ts: s.timestamp.unwrap_or(arrival_s),
+            host: s
+                .hostname
+                .filter(|h| !h.is_empty())
+                .map_or(host, str::to_string),
+            tags,
+            status: s.status,
+            text: s.message.unwrap_or_default().to_string(),
+        }
+    }
+
+    /// A flushed event.
+    pub fn of_event(ev: &EventItem) -> ItemKey {
+        ItemKey {
+            kind: "event",
+            name: ev.title.clone(),
+            ts: ev.ts,
+            host: ev.host.clone(),
+            tags: ev.tags.clone(),
+            status: 0,
+            text: ev.text.clone(),
+        }
+    }
+
+    /// A flushed service check.
+    pub fn of_check(c: &ServiceCheckItem) -> ItemKey {
+        ItemKey {
+            kind: "service_check",
+            name: c.check.clone(),
+            ts: c.ts,
+            host: c.host.clone(),
+            tags: c.tags.clone(),
+            status: c.status,
+            text: c.message.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// A group's key within its bucket: the context, and whether it is a distribution (sketches
@@ -105,13 +171,12 @@ impl Ledger {
     /// A datagram handed to the pipeline: lines its read buffer cuts off are sent but never
     /// read (lost at the socket, now); the rest waits for a worker.
     pub fn record(&mut self, id: DatagramId, ts_ns: u64, payload: &[u8]) {
-        self.tally.datagrams += 1;
         let arrival_s = secs(ts_ns);
-        let read = &payload[..payload.len().min(self.buffer_size)];
-        let read_lines = protocol::split_lines(read).count() as u32;
-        for (i, line) in protocol::cut_lines(payload, self.buffer_size).enumerate() {
-            self.lose_line(read_lines + i as u32, line, arrival_s, Stage::Socket, true);
+        for line in protocol::cut_lines(payload, self.buffer_size) {
+            self.tally.lines += 1;
+            self.lose_line(line, arrival_s, Stage::Socket);
         }
+        let read = &payload[..payload.len().min(self.buffer_size)];
         let mut bytes = self.spare.pop().unwrap_or_default();
         bytes.clear();
         bytes.extend_from_slice(read);
@@ -158,9 +223,9 @@ impl Ledger {
             return;
         };
         let arrival_s = secs(p.ts_ns);
-        for (i, line) in protocol::split_lines(&p.bytes).enumerate() {
+        for line in protocol::split_lines(&p.bytes) {
             self.tally.lines += 1;
-            self.lose_line(i as u32, line, arrival_s, stage, false);
+            self.lose_line(line, arrival_s, stage);
         }
     }
 
@@ -177,10 +242,8 @@ impl Ledger {
     }
 
     /// Every sample of a line that never reached a worker, lost at `stage`.
-    fn lose_line(&mut self, _line: u32, line: &[u8], arrival_s: i64, stage: Stage, cut: bool) {
-        if cut {
-            self.tally.lines += 1;
-        }
+    fn lose_line(&mut self, line: &[u8], arrival_s: i64, stage: Stage) {
+        let hostname = &self.hostname;
         match protocol::parse_line(line) {
             Err(_) => {
                 let kind = rejected_kind(line);
@@ -198,22 +261,27 @@ impl Ledger {
                     .unwrap_or(arrival_s - arrival_s.rem_euclid(self.interval));
                 for v in m.values() {
                     let contexts = &self.contexts;
-                    let example = || metric_example(contexts, id, m.metric_type, &v, bucket, stage);
+                    let example =
+                        || metric_example(contexts, id, m.metric_type, v.into(), bucket, stage);
                     self.tally
                         .lost(EntryKind::Metric(m.metric_type), stage, 1, example);
                     self.tally.compared_if(stage != Stage::Socket);
                 }
             }
             Ok(Line::Event(e)) => {
-                let key = event_key(&e, arrival_s, &self.hostname);
-                let example = || item_example(&key, "event", stage, serde_json::Value::Null);
+                let example = || {
+                    let key = ItemKey::of_event_line(&e, arrival_s, hostname);
+                    item_example(&key, stage, serde_json::Value::Null)
+                };
                 self.tally.lost(EntryKind::Event, stage, 1, example);
                 self.tally.compared_if(stage != Stage::Socket);
             }
             Ok(Line::ServiceCheck(s)) => {
-                let key = check_key(&s, arrival_s, &self.hostname);
-                let status = serde_json::json!(key.status);
-                let example = || item_example(&key, "service_check", stage, status.clone());
+                let example = || {
+                    let key = ItemKey::of_check_line(&s, arrival_s, hostname);
+                    let status = serde_json::json!(key.status);
+                    item_example(&key, stage, status)
+                };
                 self.tally.lost(EntryKind::ServiceCheck, stage, 1, example);
                 self.tally.compared_if(stage != Stage::Socket);
             }
@@ -236,16 +304,12 @@ impl Ledger {
                 let bucket = arrival_s - arrival_s.rem_euclid(self.interval);
                 for (i, v) in m.values().enumerate() {
                     self.tally.compared_if(true);
-                    let value = match v {
-                        MetricValue::Number(n) => Value::Number(n),
-                        MetricValue::Set(s) => Value::Set(s),
-                    };
                     let sample = SampleId {
                         datagram,
                         line: line_idx,
                         value: i as u32,
                     };
-                    self.fold_sample(ctx, t, value, m.sample_rate, m.timestamp, bucket, sample);
+                    self.fold_sample(ctx, t, v.into(), m.sample_rate, m.timestamp, bucket, sample);
                 }
             }
             Ok(Line::Event(e)) => {
@@ -253,7 +317,7 @@ impl Ledger {
                 self.tally.flushed(EntryKind::Event);
                 *self
                     .items
-                    .entry(event_key(&e, arrival_s, &self.hostname))
+                    .entry(ItemKey::of_event_line(&e, arrival_s, &self.hostname))
                     .or_default() += 1;
             }
             Ok(Line::ServiceCheck(s)) => {
@@ -261,7 +325,7 @@ impl Ledger {
                 self.tally.flushed(EntryKind::ServiceCheck);
                 *self
                     .items
-                    .entry(check_key(&s, arrival_s, &self.hostname))
+                    .entry(ItemKey::of_check_line(&s, arrival_s, &self.hostname))
                     .or_default() += 1;
             }
         }
@@ -303,7 +367,7 @@ impl Ledger {
         }
         if !self.context_limit.is_empty() && self.context_limit.remove(&sample) {
             let contexts = &self.contexts;
-            let example = || metric_example_value(contexts, ctx, t, v, bucket, Stage::ContextLimit);
+            let example = || metric_example(contexts, ctx, t, v, bucket, Stage::ContextLimit);
             self.tally.lost(kind, Stage::ContextLimit, 1, example);
             self.group(bucket, ctx, t).lost += 1;
             return;
@@ -388,39 +452,6 @@ fn rejected_kind(line: &[u8]) -> EntryKind {
     protocol::rejected_line_type(line).map_or(EntryKind::Invalid, EntryKind::Metric)
 }
 
-fn event_key(e: &protocol::EventLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
-    let (tags, host) = canonical_tags(e.raw_tags, hostname);
-    ItemKey {
-        kind: "event",
-        name: protocol::unescape_event_text(e.title).into_owned(),
-        ts: e.timestamp.unwrap_or(arrival_s),
-        // An event's own `h:` wins over a `host:` tag.
-        host: e
-            .hostname
-            .filter(|h| !h.is_empty())
-            .map_or(host, str::to_string),
-        tags,
-        status: 0,
-        text: protocol::unescape_event_text(e.text).into_owned(),
-    }
-}
-
-fn check_key(s: &protocol::ServiceCheckLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
-    let (tags, host) = canonical_tags(s.raw_tags, hostname);
-    ItemKey {
-        kind: "service_check",
-        name: s.name.to_string(),
-        ts: s.timestamp.unwrap_or(arrival_s),
-        host: s
-            .hostname
-            .filter(|h| !h.is_empty())
-            .map_or(host, str::to_string),
-        tags,
-        status: s.status,
-        text: s.message.unwrap_or_default().to_string(),
-    }
-}
-
 fn rejected_example(line: &[u8], kind: EntryKind, stage: Stage) -> LostExample {
     LostExample {
         metric: String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned(),
@@ -433,21 +464,6 @@ fn rejected_example(line: &[u8], kind: EntryKind, stage: Stage) -> LostExample {
 }
 
 fn metric_example(
-    contexts: &Contexts,
-    ctx: CtxId,
-    t: MetricType,
-    v: &MetricValue<'_>,
-    bucket: i64,
-    stage: Stage,
-) -> LostExample {
-    let value = match v {
-        MetricValue::Number(n) => Value::Number(*n),
-        MetricValue::Set(s) => Value::Set(s),
-    };
-    metric_example_value(contexts, ctx, t, value, bucket, stage)
-}
-
-fn metric_example_value(
     contexts: &Contexts,
     ctx: CtxId,
     t: MetricType,
@@ -491,15 +507,10 @@ fn group_example(
     }
 }
 
-fn item_example(
-    key: &ItemKey,
-    kind: &'static str,
-    stage: Stage,
-    value: serde_json::Value,
-) -> LostExample {
+fn item_example(key: &ItemKey, stage: Stage, value: serde_json::Value) -> LostExample {
     LostExample {
         metric: key.name.clone(),
-        metric_type: kind,
+        metric_type: key.kind,
         tags: key.tags.clone(),
         bucket: key.ts,
         stage: stage.name(),

@@ -91,17 +91,12 @@ impl Verifier {
         }
     }
 
-    /// Datagrams handed over, and the lines and samples they hold (for the source summary):
-    /// what was read so far plus what still waits for a worker.
-    pub fn stream_size(&self) -> (u64, u64, u64) {
+    /// The lines and samples of the datagrams handed over (for the source summary): what was
+    /// read so far plus what still waits for a worker.
+    pub fn stream_size(&self) -> (u64, u64) {
         let (lines, samples) = self.ledger.pending_size();
         let t = &self.ledger.tally;
-        (t.datagrams, t.lines + lines, t.sent() + samples)
-    }
-
-    /// Contexts the oracle has seen.
-    pub fn contexts(&self) -> usize {
-        self.ledger.contexts.len()
+        (t.lines + lines, t.sent() + samples)
     }
 
     /// The run stopped: what never reached a worker is lost at the stage the pipeline names
@@ -128,7 +123,7 @@ impl Verifier {
             };
             self.ledger.lose_pending(id, stage);
         }
-        self.lose_open_buckets(losses);
+        self.lose_buckets(losses, true);
         let leftover_points = self.ledger.passthrough.len() + self.ledger.items.len();
         if leftover_points > 0 {
             self.error(format!(
@@ -155,14 +150,8 @@ impl Verifier {
         }
     }
 
-    /// Groups still open after the final flush: lost with their bucket when the pipeline
-    /// reports that bucket dropped, missing otherwise.
-    pub(crate) fn lose_open_buckets(&mut self, losses: &Losses) {
-        self.lose_buckets(losses, true);
-    }
-
-    /// Groups of the buckets the pipeline reports dropped are lost whole; with `all`, the rest
-    /// are missing (else they stay, for a flush still to come).
+    /// Groups of the buckets the pipeline reports dropped are lost whole; with `all` (after the
+    /// final flush), the rest are missing, else they stay for a flush still to come.
     pub(crate) fn lose_buckets(&mut self, losses: &Losses, all: bool) {
         let dropped: HashSet<(usize, i64)> = losses
             .open_buckets

@@ -79,7 +79,6 @@ pub struct Tally {
     examples: [Vec<LostExample>; 5],
     /// Samples of well-formed lines that reached the pipeline (not lost at the socket).
     pub compared: u64,
-    pub datagrams: u64,
     pub lines: u64,
     /// Rejections of the oracle the pipeline must agree with.
     pub non_finite: u64,

@@ -208,7 +208,7 @@ where
     let first = match (stop.max_datagrams > 0).then(|| iter.next()).flatten() {
         Some(Err(e)) => return Err(TransportError::Source(e)),
         Some(Ok(d)) if in_stop(&d) => d,
-        _ => return nothing_sent(config, settings, opts.transport, stop, on_deliver),
+        _ => return Ok(nothing_sent(config, settings, opts.transport, stop)),
     };
     let address = receiving_address(opts.transport);
     let listen = ListenOptions {
@@ -360,13 +360,12 @@ where
 }
 
 /// Nothing to send before the stop point: the virtual driver's result for an empty stream.
-fn nothing_sent<E>(
+fn nothing_sent(
     config: &PipelineConfig,
     settings: StopSettings,
     transport: Transport,
     stop: StopPoint,
-    on_deliver: &mut dyn FnMut(u64, &Datagram),
-) -> Result<TransportResult, TransportError<E>> {
+) -> TransportResult {
     let kind = match transport {
         Transport::Udp => ListenerKind::Udp,
         _ => ListenerKind::Unix,
@@ -382,9 +381,7 @@ fn nothing_sent<E>(
         stop_ns: start,
         held_at_stop: (0, 0, 0),
     };
-    let _ = on_deliver;
-    let _: Option<E> = None;
-    Ok(TransportResult {
+    TransportResult {
         run,
         socket_lost: HashSet::new(),
         kernel_drops: None,
@@ -393,7 +390,7 @@ fn nothing_sent<E>(
         dropped: 0,
         unread_at_stop: 0,
         address: String::new(),
-    })
+    }
 }
 
 /// Loopback UDP on a free port, or a fresh socket path in the temporary directory.
