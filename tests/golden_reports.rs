@@ -253,3 +253,44 @@ fn the_diff_names_the_first_differing_path() {
         serde_json::json!({"k": 1})
     );
 }
+
+/// `--flushed-out` streams each scenario's items (the pass's shared prefix, then its own stop);
+/// the files must be byte for byte what the code before the streaming verifier wrote, which
+/// replayed each scenario whole.
+#[test]
+fn flushed_output_matches_the_golden_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let golden = root.join("tests/golden/flushed/node-client");
+    let out = tempfile::tempdir().unwrap();
+    Command::cargo_bin("lastbucket")
+        .unwrap()
+        .current_dir(root)
+        .args([
+            "check",
+            "fixtures/node-client.pcap",
+            "--stop",
+            "packets:200",
+            "--stop",
+            "end",
+        ])
+        .args(["--color", "never", "--flushed-out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let mut names: Vec<_> = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4);
+    for name in names {
+        let want = std::fs::read(golden.join(&name)).unwrap();
+        let got = std::fs::read(out.path().join(&name))
+            .unwrap_or_else(|e| panic!("{}: {e}", name.to_string_lossy()));
+        assert!(
+            want == got,
+            "{} differs from the golden file",
+            name.to_string_lossy()
+        );
+    }
+}
