@@ -117,11 +117,13 @@ impl ItemKey {
 /// are kept apart from the other types of the same context).
 pub type GroupKey = (CtxId, bool);
 
-/// A datagram handed to the pipeline and not yet parsed by a worker.
+/// A datagram handed to the pipeline and not yet parsed by a worker (`done` once it was: it
+/// leaves the queue of pending datagrams when every older one has).
 #[derive(Debug, Clone)]
 struct Pending {
     id: DatagramId,
     ts_ns: u64,
+    done: bool,
     /// What the listener reads of it (cut to the read buffer).
     bytes: Vec<u8>,
 }
@@ -180,7 +182,12 @@ impl Ledger {
         let mut bytes = self.spare.pop().unwrap_or_default();
         bytes.clear();
         bytes.extend_from_slice(read);
-        self.pending.push_back(Pending { id, ts_ns, bytes });
+        self.pending.push_back(Pending {
+            id,
+            ts_ns,
+            done: false,
+            bytes,
+        });
     }
 
     /// The samplers refused this sample at the context limit (before its datagram is parsed).
@@ -188,51 +195,61 @@ impl Ledger {
         self.context_limit.insert(sample);
     }
 
+    /// Where datagram `id` waits. Ids are handed out in sending order, so the queue is sorted
+    /// by id: a binary search, even when datagrams lost at the socket stay at its front.
+    fn find_pending(&self, id: DatagramId) -> Option<usize> {
+        let at = self.pending.binary_search_by_key(&id, |p| p.id).ok()?;
+        (!self.pending[at].done).then_some(at)
+    }
+
     /// A worker parsed datagram `id`: its samples meet their fates.
     pub fn parsed(&mut self, id: DatagramId) -> Result<(), String> {
-        // Workers take datagrams in arrival order: the one parsed is almost always the oldest.
         let at = self
-            .pending
-            .iter()
-            .position(|p| p.id == id)
+            .find_pending(id)
             .ok_or_else(|| format!("the pipeline parsed datagram {id}, which was not sent"))?;
-        let Some(p) = self.pending.remove(at) else {
-            return Ok(());
-        };
-        let arrival_s = secs(p.ts_ns);
-        for (i, line) in protocol::split_lines(&p.bytes).enumerate() {
+        let p = &mut self.pending[at];
+        p.done = true;
+        let (ts_ns, bytes) = (p.ts_ns, std::mem::take(&mut p.bytes));
+        let arrival_s = secs(ts_ns);
+        for (i, line) in protocol::split_lines(&bytes).enumerate() {
             self.tally.lines += 1;
-            self.fold_line(p.id, i as u32, line, arrival_s);
+            self.fold_line(id, i as u32, line, arrival_s);
         }
-        self.spare.push(p.bytes);
+        self.spare.push(bytes);
+        while self.pending.front().is_some_and(|p| p.done) {
+            self.pending.pop_front();
+        }
         Ok(())
     }
 
     /// The datagrams still waiting for a worker, oldest first.
     pub fn pending_ids(&self) -> impl Iterator<Item = DatagramId> + '_ {
-        self.pending.iter().map(|p| p.id)
+        self.waiting().map(|p| p.id)
     }
 
-    /// Datagram `id`, still waiting, is lost at `stage` (the queue at a stop without drain, or
-    /// the socket): every line of it.
-    pub fn lose_pending(&mut self, id: DatagramId, stage: Stage) {
-        let Some(at) = self.pending.iter().position(|p| p.id == id) else {
-            return;
-        };
-        let Some(p) = self.pending.remove(at) else {
-            return;
-        };
-        let arrival_s = secs(p.ts_ns);
-        for line in protocol::split_lines(&p.bytes) {
-            self.tally.lines += 1;
-            self.lose_line(line, arrival_s, stage);
+    fn waiting(&self) -> impl Iterator<Item = &Pending> + '_ {
+        self.pending.iter().filter(|p| !p.done)
+    }
+
+    /// Every datagram still waiting is lost, whole, at the stage `stage_of` names (the queue at
+    /// a stop without drain, or the socket).
+    pub fn lose_pending(&mut self, stage_of: impl Fn(DatagramId) -> Stage) {
+        for p in std::mem::take(&mut self.pending) {
+            if p.done {
+                continue;
+            }
+            let (arrival_s, stage) = (secs(p.ts_ns), stage_of(p.id));
+            for line in protocol::split_lines(&p.bytes) {
+                self.tally.lines += 1;
+                self.lose_line(line, arrival_s, stage);
+            }
         }
     }
 
     /// Lines and samples of what is still waiting (for the source summary of the whole stream).
     pub fn pending_size(&self) -> (u64, u64) {
         let (mut lines, mut samples) = (0, 0);
-        for p in &self.pending {
+        for p in self.waiting() {
             for line in protocol::split_lines(&p.bytes) {
                 lines += 1;
                 samples += sample_count(line);

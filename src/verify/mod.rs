@@ -109,20 +109,24 @@ impl Verifier {
         socket_lost: &HashSet<DatagramId>,
     ) -> Verification {
         let queue: HashSet<DatagramId> = losses.queue.iter().copied().collect();
-        let pending: Vec<DatagramId> = self.ledger.pending_ids().collect();
-        for id in pending {
-            let stage = if socket_lost.contains(&id) {
+        let unreported: Vec<DatagramId> = self
+            .ledger
+            .pending_ids()
+            .filter(|id| !socket_lost.contains(id) && !queue.contains(id))
+            .collect();
+        for id in unreported.iter().take(tally::MAX_ERRORS_SHOWN) {
+            self.error(format!(
+                "datagram {id} was handed to the pipeline, never parsed, and not reported lost"
+            ));
+        }
+        // Counted at the queue, so the identity still holds beside the accounting error.
+        self.ledger.lose_pending(|id| {
+            if socket_lost.contains(&id) {
                 Stage::Socket
             } else {
-                if !queue.contains(&id) {
-                    self.error(format!(
-                        "datagram {id} was handed to the pipeline, never parsed, and not reported lost"
-                    ));
-                }
                 Stage::Queue
-            };
-            self.ledger.lose_pending(id, stage);
-        }
+            }
+        });
         self.lose_buckets(losses, true);
         let leftover_points = self.ledger.passthrough.len() + self.ledger.items.len();
         if leftover_points > 0 {
