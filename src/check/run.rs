@@ -231,6 +231,10 @@ fn run_virtual(
             &mut |n| observer.datagrams_read(n),
         );
         drop(job_tx);
+        // The pass is done: this thread takes its share of the forks still queued.
+        while let Some(job) = job_rx.lock().ok().and_then(|rx| rx.recv().ok()) {
+            inline.push(run_job(plan, job));
+        }
         for r in inline.into_iter().chain(result_rx.iter()) {
             for (i, outcome) in r {
                 outcomes[i] = Some(outcome);

@@ -144,10 +144,12 @@ pub fn shard_of(key: u64, shards: usize) -> usize {
     ((u128::from(key) * shards as u128) >> 64) as usize
 }
 
-/// Worker-local cache from raw (name, tags) bytes to a resolved context.
+/// Worker-local cache from raw (name, tags) bytes to a resolved context. Shared on clone and
+/// copied only when a copy learns a new context: a check's copies of a running pipeline (one
+/// per stop moment and setting) cost nothing here once the contexts are known.
 #[derive(Debug, Clone, Default)]
 pub struct ContextCache {
-    entries: HashMap<u64, Vec<CacheEntry>, foldhash::fast::FixedState>,
+    entries: Arc<HashMap<u64, Vec<CacheEntry>, foldhash::fast::FixedState>>,
     len: usize,
 }
 
@@ -182,8 +184,9 @@ impl ContextCache {
                 return e.context.clone();
             }
         }
+        let entries = Arc::make_mut(&mut self.entries);
         if self.len >= CACHE_LIMIT {
-            self.entries.clear();
+            entries.clear();
             self.len = 0;
         }
         let context = Arc::new(Context::new(
@@ -191,7 +194,7 @@ impl ContextCache {
             crate::protocol::split_tags(raw_tags),
             default_host,
         ));
-        self.entries.entry(k).or_default().push(CacheEntry {
+        entries.entry(k).or_default().push(CacheEntry {
             name: name.into(),
             raw_tags: raw_tags.into(),
             context: context.clone(),

@@ -33,9 +33,16 @@ pub struct OracleContext {
 /// Raw bytes of a line's (name, tag field) and the context they read as.
 type RawEntry = (Box<[u8]>, CtxId);
 
-/// Every context seen, by id.
+/// Every context seen, by id. Shared on clone and copied only when a copy learns something new
+/// (a context, or that one is a counter): the copies a check makes at each stop moment cost
+/// nothing here once the contexts are known.
 #[derive(Debug, Clone, Default)]
 pub struct Contexts {
+    table: std::sync::Arc<Table>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Table {
     list: Vec<OracleContext>,
     /// Hash of (name, raw tags) → (raw bytes, id), for lookups from a line.
     by_raw: HashMap<u64, Vec<RawEntry>, FixedState>,
@@ -101,25 +108,44 @@ const ORIGIN_TAGS: [&str; 3] = [
 
 impl Contexts {
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.table.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.table.list.is_empty()
     }
 
     pub fn get(&self, id: CtxId) -> &OracleContext {
-        &self.list[id as usize]
+        &self.table.list[id as usize]
     }
 
     /// The id of a metric line's context (its name and raw tag field), interned on first sight.
     pub fn resolve(&mut self, name: &str, raw_tags: &str, default_host: &str) -> CtxId {
         let h = raw_hash(name, raw_tags);
-        if let Some(list) = self.by_raw.get(&h) {
+        if let Some(list) = self.table.by_raw.get(&h) {
             if let Some((_, id)) = list.iter().find(|(r, _)| same_raw(r, name, raw_tags)) {
                 return *id;
             }
         }
+        std::sync::Arc::make_mut(&mut self.table).intern(h, name, raw_tags, default_host)
+    }
+
+    /// Marks a context as sent as a counter.
+    pub fn mark_counter(&mut self, id: CtxId) {
+        if !self.get(id).ever_counter {
+            std::sync::Arc::make_mut(&mut self.table).list[id as usize].ever_counter = true;
+        }
+    }
+
+    /// The context of these canonical strings, if it was ever sent.
+    pub fn find(&self, name: &str, tags: &[String], host: &str) -> Option<CtxId> {
+        self.table.find(name, tags, host)
+    }
+}
+
+impl Table {
+    /// Interns a line's context not seen in this raw form (`h`: the raw form's hash).
+    fn intern(&mut self, h: u64, name: &str, raw_tags: &str, default_host: &str) -> CtxId {
         let (tags, host) = canonical_tags(raw_tags, default_host);
         let id = match self.find(name, &tags, &host) {
             Some(id) => id,
@@ -147,13 +173,7 @@ impl Contexts {
         id
     }
 
-    /// Marks a context as sent as a counter.
-    pub fn mark_counter(&mut self, id: CtxId) {
-        self.list[id as usize].ever_counter = true;
-    }
-
-    /// The context of these canonical strings, if it was ever sent.
-    pub fn find(&self, name: &str, tags: &[String], host: &str) -> Option<CtxId> {
+    fn find(&self, name: &str, tags: &[String], host: &str) -> Option<CtxId> {
         let h = canon_hash(name, tags.iter().map(String::as_str), host);
         self.by_canon.get(&h)?.iter().copied().find(|id| {
             let c = &self.list[*id as usize];
