@@ -31,7 +31,7 @@ use lastbucket::source::generate::{generate, GeneratorConfig};
 use lastbucket::source::Datagram;
 use lastbucket::source::{Stream, StreamError, StreamOpener};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -138,53 +138,19 @@ fn parse_once(datagrams: &[Datagram]) -> u64 {
     ok
 }
 
-/// FxHash (rustc's hasher): one rotate, xor and multiply per 8 bytes.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Fx {
-    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(Self::K);
-    }
-}
-
-impl Hasher for Fx {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap()));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 56));
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<V> = HashMap<u64, V, BuildHasherDefault<Fx>>;
+/// The bare loop's map: foldhash, the fast hasher the project uses, with a fixed seed.
+type FastMap<V> = HashMap<u64, V, foldhash::fast::FixedState>;
 
 /// The bare loop: split, parse, hash the context, aggregate. Returns the number of contexts.
 fn bare_once(datagrams: &[Datagram]) -> usize {
-    let mut agg: FxMap<f64> = FxMap::default();
+    let mut agg: FastMap<f64> = FastMap::default();
+    let state = foldhash::fast::FixedState::with_seed(1);
     let mut other = 0u64;
     for d in datagrams {
         for line in protocol::split_lines(&d.payload) {
             match protocol::parse_line(line) {
                 Ok(Line::Metric(m)) => {
-                    let mut h = Fx::default();
+                    let mut h = state.build_hasher();
                     h.write(m.name.as_bytes());
                     h.write_u64(0xff);
                     h.write(m.raw_tags.as_bytes());
