@@ -47,25 +47,29 @@ pub struct ItemKey {
     pub text: String,
 }
 
+/// The host of an event or a service check: its own `h:` field, when not empty, wins over the
+/// host of its tags (the reference's `enrichEvent` / `enrichServiceCheck`).
+fn own_host(own: Option<&str>, from_tags: String) -> String {
+    own.filter(|h| !h.is_empty())
+        .map_or(from_tags, str::to_string)
+}
+
 impl ItemKey {
-    /// An event line as the server flushes it: its own `h:` wins over a `host:` tag.
+    /// An event line as the server flushes it.
     pub fn of_event_line(e: &protocol::EventLine<'_>, arrival_s: i64, hostname: &str) -> ItemKey {
         let (tags, host) = canonical_tags(e.raw_tags, hostname);
         ItemKey {
             kind: "event",
             name: protocol::unescape_event_text(e.title).into_owned(),
             ts: e.timestamp.unwrap_or(arrival_s),
-            host: e
-                .hostname
-                .filter(|h| !h.is_empty())
-                .map_or(host, str::to_string),
+            host: own_host(e.hostname, host),
             tags,
             status: 0,
             text: protocol::unescape_event_text(e.text).into_owned(),
         }
     }
 
-    /// A service-check line as the server flushes it: its own `h:` wins over a `host:` tag.
+    /// A service-check line as the server flushes it.
     pub fn of_check_line(
         s: &protocol::ServiceCheckLine<'_>,
         arrival_s: i64,
@@ -76,10 +80,7 @@ impl ItemKey {
             kind: "service_check",
             name: s.name.to_string(),
             ts: s.timestamp.unwrap_or(arrival_s),
-            host: s
-                .hostname
-                .filter(|h| !h.is_empty())
-                .map_or(host, str::to_string),
+            host: own_host(s.hostname, host),
             tags,
             status: s.status,
             text: s.message.unwrap_or_default().to_string(),
