@@ -98,12 +98,13 @@ pub fn scenario_name(stop: &str, s: &StopSettings) -> String {
     )
 }
 
-/// Sees a check's progress: exports rewritten after each scenario, the progress bar.
+/// Sees a check's progress: exports rewritten as scenarios finish, the progress bar.
 pub trait CheckObserver {
     /// The number of scenarios, once the stream was surveyed.
     fn planned(&mut self, _scenarios: usize) {}
-    /// The report so far, after each scenario.
-    fn scenario_done(&mut self, _report: &Report) {}
+    /// The report so far, once `finished` more scenarios are in it (the scenarios of one pass
+    /// come in together, after it; a socket check's one at a time).
+    fn scenarios_done(&mut self, _report: &Report, _finished: usize) {}
     /// Datagrams the pass has read so far (now and then).
     fn datagrams_read(&mut self, _datagrams: u64) {}
 }

@@ -261,9 +261,9 @@ fn run_virtual(
         let settings = plan.settings[i % n_settings];
         let scenario = scenario_report(plan, stop, settings, first_ns, outcome?, None);
         report.scenarios.push(scenario);
-        report.exit_code = crate::exit::for_report(&report);
-        observer.scenario_done(&report);
     }
+    report.exit_code = crate::exit::for_report(&report);
+    observer.scenarios_done(&report, report.scenarios.len());
     Ok(report)
 }
 
@@ -394,7 +394,7 @@ fn run_over_sockets(
                 scenario_report(plan, stop, *settings, shape.first_ns, outcome, Some(socket));
             report.scenarios.push(scenario);
             report.exit_code = crate::exit::for_report(&report);
-            observer.scenario_done(&report);
+            observer.scenarios_done(&report, 1);
         }
     }
     Ok(report)

@@ -68,8 +68,8 @@ impl CheckObserver for Progress {
         self.bar
             .set_message(format!("{datagrams} datagrams read, scenarios"));
     }
-    fn scenario_done(&mut self, report: &Report) {
-        self.bar.inc(1);
+    fn scenarios_done(&mut self, report: &Report, finished: usize) {
+        self.bar.inc(finished as u64);
         if let Err(e) = self.exports.write_partial(report) {
             self.error.get_or_insert(e);
         }
