@@ -101,6 +101,7 @@ fn check_once(datagrams: &[Datagram]) -> u64 {
         transport: None,
         jobs: 1,
         shape: None,
+        shard: None,
     };
     let report = run_check(&plan, &InMemory(datagrams), &mut ()).expect("check of a bench corpus");
     assert_eq!(report.scenarios.len(), 1);

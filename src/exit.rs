@@ -10,6 +10,9 @@ pub const EXPECTATION_FAILED: i32 = 1;
 pub const UNDELIVERED: i32 = 1;
 /// Usage or configuration error.
 pub const USAGE: i32 = 2;
+/// An output (export, plot, flushed items, generated file) that cannot be written: the path
+/// the user gave is the problem, so it is the usage code, in every command.
+pub const OUTPUT: i32 = USAGE;
 /// Input error: unreadable, corrupt or truncated source.
 pub const INPUT: i32 = 3;
 /// Vacuous: nothing was compared.
@@ -21,7 +24,7 @@ pub const ACCOUNTING: i32 = 5;
 pub const TABLE: &str = "Exit codes:
   0  every expectation held
   1  loss (or a surplus) where the expectation forbids it
-  2  usage or configuration error
+  2  usage or configuration error, or an output that cannot be written
   3  input error: unreadable, corrupt or truncated source
   4  vacuous: nothing was compared (empty source, every line malformed)
   5  internal accounting error: a sample neither flushed, rejected nor attributed to a stage";

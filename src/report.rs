@@ -2,10 +2,15 @@
 //! Markdown, JUnit) renders, so they never disagree. Field names follow the JSON report schema
 //! of cli.md (`schema_version` 1): a contract CI scripts read — add fields, never rename.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// A name in a report: a `&'static str` when the run made it, an owned string when the
+/// report was read back from JSON (`merge`).
+pub type Name = Cow<'static, str>;
 
 /// Stages a sample can be lost at, in pipeline order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -44,7 +49,7 @@ impl Stage {
 }
 
 /// What a scenario is expected to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expectation {
     /// No loss of what entered the pipeline (socket loss is reported, not held against it).
     #[serde(rename = "zero-loss")]
@@ -85,7 +90,7 @@ impl std::str::FromStr for Expectation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -105,17 +110,17 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
     pub sent: u64,
     pub rejected: u64,
     pub flushed: u64,
     pub lost: u64,
     /// The loss of this type split by stage (stages without loss left out).
-    pub lost_by_stage: BTreeMap<&'static str, u64>,
+    pub lost_by_stage: BTreeMap<Name, u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub sent: u64,
     pub rejected: u64,
@@ -123,10 +128,10 @@ pub struct Counts {
     pub lost: u64,
     pub surplus: u64,
     pub duplicates: u64,
-    pub lost_by_stage: BTreeMap<&'static str, u64>,
-    pub by_type: BTreeMap<&'static str, TypeCounts>,
+    pub lost_by_stage: BTreeMap<Name, u64>,
+    pub by_type: BTreeMap<Name, TypeCounts>,
     /// Rejections by reason.
-    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub rejected_by_reason: BTreeMap<Name, u64>,
     /// Zero points of live counters (the reference zero-fills them; not surplus).
     pub zero_fill_points: u64,
     /// Well-formed samples that entered the pipeline (not lost at the socket): what the
@@ -148,7 +153,7 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StopInfo {
     pub spec: String,
     pub after_packets: u64,
@@ -157,32 +162,32 @@ pub struct StopInfo {
     pub bucket_phase_s: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsInfo {
     pub flush_incomplete_buckets: bool,
-    pub batcher_drain: &'static str,
+    pub batcher_drain: Name,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LostExample {
     pub metric: String,
     #[serde(rename = "type")]
-    pub metric_type: &'static str,
+    pub metric_type: Name,
     pub tags: Vec<String>,
     pub bucket: i64,
-    pub stage: &'static str,
+    pub stage: Name,
     pub value: serde_json::Value,
 }
 
 /// What was held in the stages before the queue at the stop moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldAtStop {
     pub assembler_datagrams: u64,
     pub packets_buffer_packets: u64,
     pub queued_batches: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioReport {
     pub name: String,
     pub stop: StopInfo,
@@ -205,9 +210,9 @@ pub struct ScenarioReport {
 
 /// The socket of a `check --transport` scenario: what the kernel dropped, what was still
 /// unread at the stop (both lost at the `socket` stage), and what could not be attributed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketInfo {
-    pub transport: &'static str,
+    pub transport: Name,
     pub address: String,
     /// Datagrams sent into the socket.
     pub sent: u64,
@@ -221,9 +226,9 @@ pub struct SocketInfo {
     pub unattributed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
-    pub kind: &'static str,
+    pub kind: Name,
     pub description: String,
     pub packets: u64,
     pub lines: u64,
@@ -237,26 +242,40 @@ pub struct SourceInfo {
     pub read: Option<crate::source::ReadStats>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: Name,
+    pub version: Name,
 }
 
 impl Default for ToolInfo {
     fn default() -> Self {
         ToolInfo {
-            name: "lastbucket",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "lastbucket".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The part of a sharded run a report holds (`--shard k/n`): enough for `merge` to put the
+/// scenarios of every part back in the order of the unsharded run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+    /// Stop moments of the whole run, every shard's.
+    pub moments: usize,
+    /// Settings per moment: each moment gives this many scenarios, one after the other.
+    pub settings: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub source: SourceInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     pub scenarios: Vec<ScenarioReport>,
     pub exit_code: i32,
 }

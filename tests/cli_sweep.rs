@@ -2,7 +2,6 @@
 
 mod common;
 use common::{assert_identity, json_report, lastbucket};
-use quick_xml::events::Event;
 use serde_json::Value;
 
 const SOURCE: &str = "gen:seed=4,duration=32";
@@ -15,9 +14,11 @@ fn lost(s: &Value) -> u64 {
 fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("loss.svg");
+    // 40 s from a bucket start: the last bucket (30 s to 40 s) is full of traffic.
     let (code, report) = json_report(
         lastbucket()
-            .args(["sweep", SOURCE, "--phases", "4", "--export-json", "-"])
+            .args(["sweep", "gen:seed=4,duration=40", "--phases", "4"])
+            .args(["--last-bucket", "--export-json", "-"])
             .arg("--plot")
             .arg(&svg),
     );
@@ -44,18 +45,10 @@ fn phases_sweep_the_last_bucket_for_each_setting_and_plot_it() {
     assert!(off.windows(2).all(|w| w[0] <= w[1]), "{off:?}");
     assert!(off[3] > 0);
 
-    let text = std::fs::read_to_string(&svg).unwrap();
-    let mut reader = quick_xml::Reader::from_str(&text);
-    let mut polylines = 0;
-    loop {
-        match reader.read_event().expect("well-formed SVG") {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"polyline" => polylines += 1,
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    assert_eq!(polylines, 2, "one line per setting");
-    assert!(text.contains("flag=off drain=auto"));
+    let plot = common::svg_plot(&svg);
+    assert_eq!(plot.series.len(), 2, "one line per setting: {plot:?}");
+    assert!(plot.series.iter().all(|s| s.points == 4), "{plot:?}");
+    assert!(plot.texts.iter().any(|t| t == "flag=off drain=auto"));
 }
 
 #[test]

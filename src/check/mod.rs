@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod matrix;
 pub mod moment;
+pub mod shard;
 pub mod transport;
 
 mod flushed_out;
@@ -41,6 +42,8 @@ pub struct CheckPlan {
     /// The stream's shape, when the caller has read it already (`sweep` places its moments
     /// with it): `check` then does not read the timestamps again.
     pub shape: Option<StreamShape>,
+    /// Run only this part of the stop moments (`--shard k/n`).
+    pub shard: Option<shard::Shard>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,9 @@ pub enum CheckError {
     /// A stop moment the stream cannot have (a usage error).
     #[error(transparent)]
     Moment(#[from] moment::MomentError),
+    /// A shard with no moment of its own (a usage error).
+    #[error("shard {shard} has no stop moment: the run has only {moments}")]
+    EmptyShard { shard: shard::Shard, moments: usize },
     #[error("cannot write flushed output {path}: {source}")]
     FlushedOut {
         path: PathBuf,

@@ -12,8 +12,8 @@ use crate::pipeline::clock::NANOS_PER_SEC;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::{PipelineConfig, StopSettings};
 use crate::report::{
-    HeldAtStop, Report, ScenarioReport, SettingsInfo, SocketInfo, SourceInfo, StopInfo, ToolInfo,
-    SCHEMA_VERSION,
+    HeldAtStop, Report, ScenarioReport, SettingsInfo, ShardInfo, SocketInfo, SourceInfo, StopInfo,
+    ToolInfo, SCHEMA_VERSION,
 };
 use crate::source::{Datagram, StreamOpener};
 use crate::verify::{self, Verifier};
@@ -62,7 +62,12 @@ fn shape_for(plan: &CheckPlan, opener: &dyn StreamOpener) -> Result<StreamShape,
     Ok(s)
 }
 
-fn resolve_all(plan: &CheckPlan, shape: &StreamShape) -> Result<Vec<ResolvedStop>, CheckError> {
+/// The run's stops, placed on the stream, and (with `--shard`) what the report says of the
+/// shard: the stops are then only the shard's.
+fn resolve_all(
+    plan: &CheckPlan,
+    shape: &StreamShape,
+) -> Result<(Vec<ResolvedStop>, Option<ShardInfo>), CheckError> {
     let mut stops = Vec::new();
     for m in &plan.moments {
         stops.extend(moment::resolve(
@@ -72,14 +77,36 @@ fn resolve_all(plan: &CheckPlan, shape: &StreamShape) -> Result<Vec<ResolvedStop
             plan.seed,
         )?);
     }
-    Ok(stops)
+    let Some(shard) = plan.shard else {
+        return Ok((stops, None));
+    };
+    let info = ShardInfo {
+        index: shard.index,
+        count: shard.count,
+        moments: stops.len(),
+        settings: plan.settings.len(),
+    };
+    if shard.share(stops.len()) == 0 {
+        return Err(CheckError::EmptyShard {
+            shard,
+            moments: stops.len(),
+        });
+    }
+    let mine = stops
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.owns(*i))
+        .map(|(_, s)| s)
+        .collect();
+    Ok((mine, Some(info)))
 }
 
-fn new_report(source: SourceInfo) -> Report {
+fn new_report(source: SourceInfo, shard: Option<ShardInfo>) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo::default(),
         source,
+        shard,
         scenarios: Vec::new(),
         exit_code: 0,
     }
@@ -89,7 +116,7 @@ fn source_info(opener: &dyn StreamOpener, datagrams: u64, lines: u64, samples: u
     // The whole source was read: what its reader skipped, and where a truncated file ends.
     let read = opener.read_stats();
     SourceInfo {
-        kind: opener.kind(),
+        kind: opener.kind().into(),
         description: opener.description(),
         packets: datagrams,
         lines,
@@ -163,7 +190,7 @@ fn run_virtual(
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     let shape = shape_for(plan, opener)?;
-    let stops = resolve_all(plan, &shape)?;
+    let (stops, shard) = resolve_all(plan, &shape)?;
     let n_settings = plan.settings.len();
     observer.planned(stops.len() * n_settings);
     let mut files: Vec<Vec<Option<FlushedFile>>> = Vec::new();
@@ -247,12 +274,10 @@ fn run_virtual(
     })?;
     moment::check_length(&plan.moments, summary.datagrams)?;
     let first_ns = summary.first_ns;
-    let mut report = new_report(source_info(
-        opener,
-        summary.datagrams,
-        summary.lines,
-        summary.samples,
-    ));
+    let mut report = new_report(
+        source_info(opener, summary.datagrams, summary.lines, summary.samples),
+        shard,
+    );
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let Some(outcome) = outcome else {
             continue;
@@ -297,7 +322,7 @@ fn scenario_report(
         },
         settings: SettingsInfo {
             flush_incomplete_buckets: settings.flush_incomplete_buckets,
-            batcher_drain: settings.batcher_drain.name(),
+            batcher_drain: settings.batcher_drain.name().into(),
         },
         expectation,
         counts: v.counts,
@@ -346,9 +371,9 @@ fn run_over_sockets(
 ) -> Result<Report, CheckError> {
     let (shape, source) = survey(opener, &plan.config)?;
     moment::check_length(&plan.moments, shape.datagrams)?;
-    let stops = resolve_all(plan, &shape)?;
+    let (stops, shard) = resolve_all(plan, &shape)?;
     observer.planned(stops.len() * plan.settings.len());
-    let mut report = new_report(source);
+    let mut report = new_report(source, shard);
     for stop in &stops {
         for settings in &plan.settings {
             let config = &plan.config;
@@ -374,7 +399,7 @@ fn run_over_sockets(
             }
             let verification = verifier.finish(&run.counters, &run.losses, &r.socket_lost);
             let socket = SocketInfo {
-                transport: opts.transport.name(),
+                transport: opts.transport.name().into(),
                 address: r.address.clone(),
                 sent: r.sent,
                 dropped: r.dropped,

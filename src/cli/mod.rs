@@ -5,6 +5,7 @@ pub mod check;
 pub mod config_file;
 pub mod generate;
 pub mod inspect;
+pub mod merge;
 pub mod record;
 pub mod replay;
 pub mod report_args;
@@ -38,6 +39,10 @@ pub enum Command {
     /// flag setting: loss as a function of the stop moment, as a table, exports and an SVG plot.
     #[command(after_help = crate::exit::TABLE)]
     Sweep(sweep::SweepArgs),
+    /// Put the JSON reports of a sweep's shards (`sweep --shard k/n`) back together into the
+    /// report the unsharded sweep gives: the same scenarios, verdicts and exit code.
+    #[command(after_help = crate::exit::TABLE)]
+    Merge(merge::MergeArgs),
     /// Datagrams, lines, per-type counts, contexts, time span and rejected lines of a source.
     Inspect(inspect::InspectArgs),
     /// Write a seeded generated stream as a capture file, pcap, JSON lines or text.
@@ -63,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Replay(args) => replay::run(args),

@@ -148,6 +148,7 @@ impl RunArgs {
                 None => std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
             shape: None,
+            shard: None,
         })
     }
 }

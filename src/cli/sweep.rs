@@ -5,32 +5,54 @@ use super::report_args::{finish, ExportArgs, Progress};
 use super::run_args::RunArgs;
 use super::source_args::SourceArgs;
 use super::UsageError;
+use crate::check::shard::Shard;
 use crate::check::{run_check, shape, CheckError};
 use crate::duration::parse_seconds;
 use crate::output::terminal;
+use crate::report::Report;
 use crate::sweep::{self, plot, Spread};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("spread").args(["every", "random", "phases"]))]
+#[command(group = clap::ArgGroup::new("spread").args(["every", "random", "phases", "packets_every", "moments"]))]
 pub struct SweepArgs {
     #[command(flatten)]
     pub source: SourceArgs,
 
-    /// Stop every Δ of stream time from the first packet to the last (e.g. 1s, 500ms, 2.5).
+    /// Stop every Δ of stream time from the first packet to the last, then at the end (e.g.
+    /// 1s, 500ms, 2.5).
     #[arg(long, value_name = "DURATION", value_parser = parse_step)]
     pub every: Option<f64>,
 
-    /// N seeded random stop moments (`--seed`).
+    /// N seeded random stop moments over the stream (`--seed`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub random: Option<u32>,
 
-    /// K evenly spaced phases of the last bucket (default: 10).
+    /// K evenly spaced phases of every bucket the stream spans (of the last bucket only with
+    /// `--last-bucket`). The default spread: 10 phases.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub phases: Option<u32>,
 
-    /// Write an SVG plot of lost samples against the stop moment, one line per setting.
+    /// With `--phases` (or the default spread): the phases of the last bucket only.
+    #[arg(long)]
+    pub last_bucket: bool,
+
+    /// Stop after every N packets, then at the end.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub packets_every: Option<u64>,
+
+    /// Stop moments from FILE, one per line in `--stop` syntax (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub moments: Option<PathBuf>,
+
+    /// Run only part k of n of the moments (a deterministic partition, for the jobs of a CI
+    /// matrix); `lastbucket merge` puts the parts' JSON reports back together.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+
+    /// Plot lost samples against the stop moment, one line per setting: SVG, or PNG when
+    /// FILE ends in .png.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
@@ -53,13 +75,45 @@ fn parse_step(s: &str) -> Result<f64, String> {
 }
 
 impl SweepArgs {
-    fn spread(&self) -> Spread {
-        match (self.every, self.random, self.phases) {
-            (Some(step), _, _) => Spread::Every(step),
-            (_, Some(n), _) => Spread::Random(n),
-            (_, _, k) => Spread::Phases(k.unwrap_or(10)),
+    fn spread(&self) -> Result<Spread, UsageError> {
+        let other = self.every.is_some()
+            || self.random.is_some()
+            || self.packets_every.is_some()
+            || self.moments.is_some();
+        if self.last_bucket && other {
+            return Err(UsageError(
+                "--last-bucket goes with --phases (or the default spread)".into(),
+            ));
         }
+        Ok(if let Some(step) = self.every {
+            Spread::Every(step)
+        } else if let Some(n) = self.random {
+            Spread::Random(n)
+        } else if let Some(n) = self.packets_every {
+            Spread::PacketsEvery(n)
+        } else if let Some(path) = &self.moments {
+            Spread::List(read_moments(path)?)
+        } else {
+            Spread::Phases {
+                k: self.phases.unwrap_or(10),
+                last_bucket: self.last_bucket,
+            }
+        })
     }
+}
+
+fn read_moments(path: &Path) -> Result<Vec<crate::check::moment::StopMoment>, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read --moments {}: {e}", path.display())))?;
+    let list = sweep::parse_moments(&text)
+        .map_err(|e| UsageError(format!("--moments {}: {e}", path.display())))?;
+    if list.is_empty() {
+        return Err(UsageError(format!(
+            "--moments {}: no stop moment in the file",
+            path.display()
+        )));
+    }
+    Ok(list)
 }
 
 /// A sweep with more stop moments than this is a typo, not a plan.
@@ -74,6 +128,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    let spread = match args.spread() {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let exports = match args.exports.manager() {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
     let shape = match shape(&source) {
         Ok(shape) => shape,
         Err(e) => {
@@ -81,18 +143,21 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
             return Ok(crate::exit::INPUT);
         }
     };
-    plan.moments = sweep::moments(args.spread(), &shape);
+    plan.moments = sweep::moments(&spread, &shape, plan.config.bucket_seconds);
     plan.shape = Some(shape);
+    plan.shard = args.shard;
+    if plan.moments.is_empty() {
+        return usage(UsageError(
+            "no stop moment falls inside the stream (it is empty, or shorter than the spread)"
+                .into(),
+        ));
+    }
     if plan.moments.len() > MAX_MOMENTS {
         return usage(UsageError(format!(
-            "--every gives {} stop moments (at most {MAX_MOMENTS}); use a larger step",
+            "the spread gives {} stop moments (at most {MAX_MOMENTS}); use a larger step",
             plan.moments.len()
         )));
     }
-    let exports = match args.exports.manager() {
-        Ok(m) => m,
-        Err(e) => return usage(e),
-    };
     let mut progress = Progress::new(exports, "sweep", args.quiet);
     let report = match run_check(&plan, &source, &mut progress) {
         Ok(r) => r,
@@ -101,20 +166,48 @@ pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
             eprintln!("Error: {e}");
             return Ok(crate::exit::INPUT);
         }
+        Err(e @ (CheckError::Moment(_) | CheckError::EmptyShard { .. })) => {
+            progress.bar.finish_and_clear();
+            return usage(UsageError(e.to_string()));
+        }
         Err(e) => return Err(e.into()),
     };
     if let Some(path) = &args.plot {
-        let title = format!(
-            "lost samples by stop moment — {}",
-            report.source.description
-        );
-        if let Err(e) = std::fs::write(path, plot::render(&title, &sweep::lines(&report))) {
-            eprintln!("Error: cannot write plot {}: {e}", path.display());
-            return Ok(crate::exit::USAGE);
+        let c = &plan.config;
+        if let Err(code) = write_plot(path, &report, c.flush_interval_s, c.bucket_seconds) {
+            progress.bar.finish_and_clear();
+            return Ok(code);
         }
     }
-    // The sweep table replaces the per-scenario table; details only for what did not pass.
-    let body =
-        (!args.quiet).then(|| format!("{}{}", sweep::table(&report), terminal::failures(&report)));
-    Ok(finish(&report, progress, body))
+    Ok(finish_sweep(&report, progress, args.quiet))
+}
+
+/// Draws the plot of a sweep's report; on failure, says why and gives the exit code.
+pub fn write_plot(
+    path: &Path,
+    report: &Report,
+    flush_interval_s: u64,
+    bucket_s: i64,
+) -> Result<(), i32> {
+    let title = format!("lost samples by stop moment: {}", report.source.description);
+    let plot = sweep::plot_of(report, &title, flush_interval_s, bucket_s);
+    plot::write(path, &plot).map_err(|e| {
+        eprintln!("Error: {e}");
+        crate::exit::OUTPUT
+    })
+}
+
+/// The sweep table (in place of the per-scenario table), the summary of each setting, and
+/// the details of what did not pass; then the exports and the exit code.
+pub fn finish_sweep(report: &Report, progress: Progress, quiet: bool) -> i32 {
+    let exported = progress.exports.written_files();
+    let body = (!quiet).then(|| {
+        format!(
+            "{}\n{}{}",
+            sweep::table(report),
+            sweep::settings_summary(report),
+            terminal::failures(report, &exported)
+        )
+    });
+    finish(report, progress, body)
 }

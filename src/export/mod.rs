@@ -100,6 +100,17 @@ impl ExportManager {
         self.exports.iter().any(|(_, t)| *t == ExportTarget::Stdout)
     }
 
+    /// The files the exports are written to (for hints that point to them; stdout is not one).
+    pub fn written_files(&self) -> Vec<String> {
+        self.exports
+            .iter()
+            .filter_map(|(_, t)| match t {
+                ExportTarget::File(p) => Some(p.display().to_string()),
+                ExportTarget::Stdout => None,
+            })
+            .collect()
+    }
+
     /// Rewrites the file targets with the report so far (after each scenario).
     pub fn write_partial(&self, report: &Report) -> Result<(), ExportError> {
         self.write(report, false)

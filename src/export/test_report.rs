@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 fn scenario(flag: bool, lost_open: u64, verdict: Verdict) -> ScenarioReport {
     let mut lost_by_stage = BTreeMap::new();
     for s in Stage::ALL {
-        lost_by_stage.insert(s.name(), 0);
+        lost_by_stage.insert(s.name().into(), 0);
     }
-    lost_by_stage.insert("open_bucket", lost_open);
+    lost_by_stage.insert("open_bucket".into(), lost_open);
     ScenarioReport {
         name: format!(
             "stop=end flag={} drain=auto",
@@ -22,7 +22,7 @@ fn scenario(flag: bool, lost_open: u64, verdict: Verdict) -> ScenarioReport {
         },
         settings: SettingsInfo {
             flush_incomplete_buckets: flag,
-            batcher_drain: "auto",
+            batcher_drain: "auto".into(),
         },
         expectation: if flag {
             Expectation::ZeroLoss
@@ -51,8 +51,9 @@ pub fn report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo::default(),
+        shard: None,
         source: SourceInfo {
-            kind: "generated",
+            kind: "generated".into(),
             description: "gen:seed=1|x".into(),
             packets: 10,
             lines: 40,

@@ -238,8 +238,9 @@ fn details(o: &mut String, s: &ScenarioReport) {
 /// Failed scenarios a sweep details before it only counts the rest.
 pub const MAX_FAILURE_DETAILS: usize = 3;
 
-/// Details of the first scenarios that did not pass (a sweep can fail at every moment).
-pub fn failures(report: &Report) -> String {
+/// Details of the first scenarios that did not pass (a sweep can fail at every moment); the
+/// hint for the rest points to the export files written, or says how to write one.
+pub fn failures(report: &Report, export_files: &[String]) -> String {
     let mut o = String::new();
     let failed: Vec<_> = report
         .scenarios
@@ -250,10 +251,16 @@ pub fn failures(report: &Report) -> String {
         details(&mut o, s);
     }
     if failed.len() > MAX_FAILURE_DETAILS {
+        let more = failed.len() - MAX_FAILURE_DETAILS;
+        let hint = if export_files.is_empty() {
+            "--export-json FILE has them all".to_string()
+        } else {
+            format!("see {}", export_files.join(", "))
+        };
         let _ = writeln!(
             o,
-            "\n… and {} more scenarios that did not pass (see the exports)",
-            failed.len() - MAX_FAILURE_DETAILS
+            "\n… and {more} more {} that did not pass ({hint})",
+            plural(more, "scenario")
         );
     }
     o
@@ -273,8 +280,8 @@ pub fn summary(report: &Report) -> String {
         }
     }
     let line = format!(
-        "{} scenarios: {} — exit {}",
-        report.scenarios.len(),
+        "{}: {} — exit {}",
+        plural(report.scenarios.len(), "scenario"),
         parts.join(", "),
         report.exit_code
     );
@@ -282,5 +289,14 @@ pub fn summary(report: &Report) -> String {
         line.green().to_string()
     } else {
         line.red().to_string()
+    }
+}
+
+/// `1 scenario`, `2 scenarios`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

@@ -12,7 +12,7 @@ use super::capture_proto::TaggerState;
 /// Counters of one source read. Offsets are in the decompressed stream for compressed files.
 /// Reports serialize the part that says how far the source was read and what was skipped
 /// (`source.read`): every packet or record not handed on is counted here with its reason.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReadStats {
     /// Bytes consumed: the offset just past the last complete record / packet / line.
     pub bytes_read: u64,

@@ -473,10 +473,10 @@ fn rejected_kind(line: &[u8]) -> EntryKind {
 fn rejected_example(line: &[u8], kind: EntryKind, stage: Stage) -> LostExample {
     LostExample {
         metric: String::from_utf8_lossy(&line[..line.len().min(LINE_EXAMPLE_MAX)]).into_owned(),
-        metric_type: kind.name(),
+        metric_type: kind.name().into(),
         tags: Vec::new(),
         bucket: 0,
-        stage: stage.name(),
+        stage: stage.name().into(),
         value: serde_json::Value::Null,
     }
 }
@@ -492,10 +492,10 @@ fn metric_example(
     let c = contexts.get(ctx);
     LostExample {
         metric: c.name.to_string(),
-        metric_type: t.name(),
+        metric_type: t.name().into(),
         tags: c.tags.clone(),
         bucket,
-        stage: stage.name(),
+        stage: stage.name().into(),
         value: match v {
             Value::Number(n) => serde_json::json!(n),
             Value::Set(s) => serde_json::json!(s),
@@ -517,10 +517,10 @@ fn group_example(
         .unwrap_or((MetricType::Gauge, serde_json::Value::Null));
     LostExample {
         metric: c.name.to_string(),
-        metric_type: t.name(),
+        metric_type: t.name().into(),
         tags: c.tags.clone(),
         bucket,
-        stage: stage.name(),
+        stage: stage.name().into(),
         value,
     }
 }
@@ -528,10 +528,10 @@ fn group_example(
 fn item_example(key: &ItemKey, stage: Stage, value: serde_json::Value) -> LostExample {
     LostExample {
         metric: key.name.clone(),
-        metric_type: key.kind,
+        metric_type: key.kind.into(),
         tags: key.tags.clone(),
         bucket: key.ts,
-        stage: stage.name(),
+        stage: stage.name().into(),
         value,
     }
 }

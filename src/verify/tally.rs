@@ -3,7 +3,7 @@
 //! hot path; turned into the report's [`Counts`] at the end.
 
 use crate::protocol::MetricType;
-use crate::report::{Counts, LostExample, Stage, TypeCounts};
+use crate::report::{Counts, LostExample, Name, Stage, TypeCounts};
 use std::collections::BTreeMap;
 
 /// Most lost samples shown as examples, per stage and in all.
@@ -156,7 +156,7 @@ impl Tally {
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for stage in Stage::ALL {
-            c.lost_by_stage.insert(stage.name(), 0);
+            c.lost_by_stage.insert(stage.name().into(), 0);
         }
         for kind in EntryKind::all() {
             let k = &self.kinds[kind.index()];
@@ -169,17 +169,21 @@ impl Tally {
             };
             for (i, stage) in Stage::ALL.iter().enumerate() {
                 if k.lost[i] > 0 {
-                    t.lost_by_stage.insert(stage.name(), k.lost[i]);
-                    *c.lost_by_stage.entry(stage.name()).or_default() += k.lost[i];
+                    t.lost_by_stage.insert(stage.name().into(), k.lost[i]);
+                    *c.lost_by_stage.entry(stage.name().into()).or_default() += k.lost[i];
                 }
             }
             c.sent += t.sent;
             c.rejected += t.rejected;
             c.flushed += t.flushed;
             c.lost += t.lost;
-            c.by_type.insert(kind.name(), t);
+            c.by_type.insert(kind.name().into(), t);
         }
-        c.rejected_by_reason = self.rejected_by_reason.clone();
+        c.rejected_by_reason = self
+            .rejected_by_reason
+            .iter()
+            .map(|(k, v)| (Name::from(*k), *v))
+            .collect();
         c.surplus = self.surplus;
         c.duplicates = self.duplicates;
         c.zero_fill_points = self.zero_fill;

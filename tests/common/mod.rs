@@ -103,3 +103,90 @@ pub fn assert_identity(s: &serde_json::Value) {
         s["accounting_errors"]
     );
 }
+
+/// What a sweep's SVG plot shows, read back from the SVG itself.
+#[derive(Debug, Default)]
+#[allow(dead_code)]
+pub struct SvgPlot {
+    /// One per setting: its color and the number of points of its longest line.
+    pub series: Vec<SvgSeries>,
+    /// Distinct x positions (pixels) of the vertical bucket marks.
+    pub bucket_marks: Vec<i64>,
+    /// Distinct x positions (pixels) of the vertical flush-tick marks.
+    pub tick_marks: Vec<i64>,
+    /// Every text of the plot (title, axis labels, tick labels, legend).
+    pub texts: Vec<String>,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+pub struct SvgSeries {
+    pub color: String,
+    pub points: usize,
+}
+
+/// Parses the SVG plot of `sweep --plot`: lines two pixels wide are the settings' series (a
+/// legend sample of each shares its color); dashed vertical lines in the bucket grey and the
+/// tick cyan of `sweep::plot` are the marks.
+#[allow(dead_code)]
+pub fn svg_plot(path: &std::path::Path) -> SvgPlot {
+    use quick_xml::events::Event;
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut plot = SvgPlot::default();
+    let mut in_text = false;
+    loop {
+        match reader.read_event().expect("well-formed SVG") {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"polyline" => {
+                let attr = |name: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name.as_bytes())
+                        .map(|a| String::from_utf8_lossy(&a.value).to_string())
+                        .unwrap_or_default()
+                };
+                let points: Vec<(i64, i64)> = attr("points")
+                    .split_whitespace()
+                    .filter_map(|p| {
+                        let (x, y) = p.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect();
+                let stroke = attr("stroke");
+                let vertical = points.len() >= 2 && points.iter().all(|p| p.0 == points[0].0);
+                if attr("stroke-width") == "2" {
+                    match plot.series.iter_mut().find(|s| s.color == stroke) {
+                        Some(s) => s.points = s.points.max(points.len()),
+                        None => plot.series.push(SvgSeries {
+                            color: stroke,
+                            points: points.len(),
+                        }),
+                    }
+                } else if vertical && (stroke == "#B0B0B0" || stroke == "#17BECF") {
+                    let marks = if stroke == "#B0B0B0" {
+                        &mut plot.bucket_marks
+                    } else {
+                        &mut plot.tick_marks
+                    };
+                    if !marks.contains(&points[0].0) {
+                        marks.push(points[0].0);
+                    }
+                }
+            }
+            Event::Start(e) if e.name().as_ref() == b"text" => in_text = true,
+            Event::End(e) if e.name().as_ref() == b"text" => in_text = false,
+            Event::Text(t) if in_text => {
+                let t = t
+                    .unescape()
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default();
+                if !t.is_empty() {
+                    plot.texts.push(t);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    plot
+}

@@ -1,0 +1,81 @@
+//! `lastbucket merge`: the JSON reports of a sweep's shards, put back together.
+
+use super::check::usage;
+use super::report_args::{ExportArgs, Progress};
+use super::sweep::{finish_sweep, write_plot};
+use super::UsageError;
+use crate::check::CheckObserver;
+use crate::duration::parse_seconds;
+use crate::report::Report;
+use crate::sweep::merge::merge;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports (`--export-json`) of `sweep --shard k/n`, one per shard, in any order.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Plot the merged sweep (SVG, or PNG when FILE ends in .png).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// The flush interval the shards ran with, for the plot's flush ticks.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_interval)]
+    pub flush_interval: u64,
+
+    #[command(flatten)]
+    pub exports: ExportArgs,
+
+    /// Print only the summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_interval(s: &str) -> Result<u64, String> {
+    match parse_seconds(s) {
+        Some(v) if v >= 1.0 && v.fract() == 0.0 => Ok(v as u64),
+        _ => Err(format!(
+            "invalid flush interval '{s}' (whole seconds, e.g. 15s)"
+        )),
+    }
+}
+
+pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
+    let exports = match args.exports.manager() {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    let mut shards = Vec::new();
+    for path in &args.reports {
+        let name = path.display().to_string();
+        let report = std::fs::read(path)
+            .map_err(|e| format!("cannot read {name}: {e}"))
+            .and_then(|bytes| {
+                serde_json::from_slice::<Report>(&bytes)
+                    .map_err(|e| format!("{name}: not a lastbucket JSON report ({e})"))
+            });
+        match report {
+            Ok(r) => shards.push((name, r)),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return Ok(crate::exit::INPUT);
+            }
+        }
+    }
+    let report = match merge(shards) {
+        Ok(r) => r,
+        Err(e) => return usage(UsageError(e.to_string())),
+    };
+    if let Some(path) = &args.plot {
+        // The bucket is the agent's 10 s: the plot's bucket marks come from the moments'
+        // phases, which the shards' reports carry.
+        if let Err(code) = write_plot(path, &report, args.flush_interval, 10) {
+            return Ok(code);
+        }
+    }
+    let mut progress = Progress::new(exports, "merge", true);
+    progress.planned(report.scenarios.len());
+    Ok(finish_sweep(&report, progress, args.quiet))
+}
