@@ -26,7 +26,7 @@ const FLAG_KEY: &str = "dogstatsd_flush_incomplete_buckets";
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
     let invalid =
         |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
-    let text = std::fs::read_to_string(path)
+    let text = crate::settings_file::read_settings_text(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     let mut value: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?

@@ -649,6 +649,17 @@ impl PcapSource {
             };
             *last_ts = ts_ns;
             self.advance();
+            if ts_ns > super::MAX_TS_NS {
+                self.done = true;
+                return Some(Err(SourceError::Corrupt {
+                    path: self.path.clone(),
+                    at: Position::at("block", blk_index, blk_offset),
+                    detail: format!(
+                        "packet timestamp {ts_ns} ns is past the latest arrival time (2262-04-11)"
+                    ),
+                    datagrams_before: self.datagrams,
+                }));
+            }
             match iface {
                 None => continue,
                 Some((id, None)) => {
