@@ -157,7 +157,8 @@ impl<R: Read> CaptureReader<R> {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
                 what: format!(
-                    "capture file version {version} (versions 1 to {CAPTURE_VERSION} are read)"
+                    "capture file version {version} (header byte offset 4; versions 1 to \
+                     {CAPTURE_VERSION} are read)"
                 ),
             });
         }
