@@ -59,7 +59,11 @@ fn read(path: &Path, opts: &OpenOptions) -> Read {
                     break;
                 }
             }
-            assert!(out.len() < 1_000_000, "endless stream from {}", path.display());
+            assert!(
+                out.len() < 1_000_000,
+                "endless stream from {}",
+                path.display()
+            );
         }
         (out, err, src.stats.snapshot())
     });
@@ -150,7 +154,11 @@ fn assert_cli_outcome(path: &Path, cut: Cut, what: &str) {
             let run = check(path, &[]);
             let code = run.code();
             if datagrams == 0 {
-                assert_eq!(code, 4, "{what}: nothing to compare is vacuous\n{}", run.stderr);
+                assert_eq!(
+                    code, 4,
+                    "{what}: nothing to compare is vacuous\n{}",
+                    run.stderr
+                );
             } else {
                 assert_eq!(code, 0, "{what}\n{}", run.stderr);
                 let report = run.json();
@@ -431,7 +439,11 @@ fn capture_lengths_of_2_32_minus_1() {
     let p = write(dir.path(), "len.dog", &b);
     let run = check(&p, &[]);
     run.assert_input_error(&p, second as u64);
-    assert!(run.stderr.contains("record length 4294967295"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("record length 4294967295"),
+        "{}",
+        run.stderr
+    );
     let r = read(&p, &opts(false));
     assert_bounded(&r, b.len(), "record length 2^32-1");
     assert!(!r.error.unwrap().is_truncated());
@@ -466,7 +478,11 @@ fn capture_lengths_of_2_32_minus_1() {
     let p = write(dir.path(), "size.dog", &b);
     let run = check(&p, &[]);
     run.assert_input_error(&p, second as u64);
-    assert!(run.stderr.contains("payloadSize 2147483647"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("payloadSize 2147483647"),
+        "{}",
+        run.stderr
+    );
     rec.payload_size = -1;
     let p = write(dir.path(), "neg.dog", &v3_with_record(&rec.encode()));
     check(&p, &[]).assert_input_error(&p, second as u64);
@@ -486,7 +502,11 @@ fn capture_lengths_of_2_32_minus_1() {
 fn capture_header_damage_names_its_offset() {
     let dir = tempfile::tempdir().unwrap();
     let full = capture_file(3);
-    for (version_byte, what) in [(0xF0u8, "version 0"), (0xF4, "version 4"), (0xFF, "version 15")] {
+    for (version_byte, what) in [
+        (0xF0u8, "version 0"),
+        (0xF4, "version 4"),
+        (0xFF, "version 15"),
+    ] {
         let mut b = full.clone();
         b[4] = version_byte;
         let p = write(dir.path(), "v.dog", &b);
@@ -502,7 +522,11 @@ fn capture_header_damage_names_its_offset() {
         let p = write(dir.path(), "h.dog", &b);
         let run = check(&p, &[]);
         run.assert_input_error(&p, 0);
-        assert!(run.stderr.contains("not a Datadog capture header"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("not a Datadog capture header"),
+            "{}",
+            run.stderr
+        );
     }
     // A damaged magic is not a capture any more: read as text, and every line is rejected
     // and counted (nothing compared: vacuous), unless the format is forced.
@@ -515,7 +539,11 @@ fn capture_header_damage_names_its_offset() {
     assert!(c["rejected"].as_u64().unwrap() > 0, "{c}");
     check(&p, &["--input-format", "capture"]).assert_input_error(&p, 0);
     // zstd data that is no capture: refused at the decompressed header.
-    let p = write(dir.path(), "z.dog", &zstd(b"page.views:1|c\npage.views:2|c\n"));
+    let p = write(
+        dir.path(),
+        "z.dog",
+        &zstd(b"page.views:1|c\npage.views:2|c\n"),
+    );
     let run = check(&p, &[]);
     run.assert_input_error(&p, 0);
     assert!(run.stderr.contains("decompressed"), "{}", run.stderr);
@@ -536,7 +564,10 @@ fn capture_timestamps_zero_max_backwards() {
     for (name, stamps) in [
         ("zero", vec![0, 0]),
         ("max", vec![T0 * 1_000_000_000, i64::MAX]),
-        ("backwards", vec![(T0 + 30) * 1_000_000_000, T0 * 1_000_000_000, 5]),
+        (
+            "backwards",
+            vec![(T0 + 30) * 1_000_000_000, T0 * 1_000_000_000, 5],
+        ),
     ] {
         let p = write(dir.path(), &format!("{name}.dog"), &v3(&stamps));
         let run = check(&p, &[]);
@@ -687,7 +718,12 @@ fn pcap_lengths_of_2_32_minus_1() {
     let p = write(dir.path(), "incl.pcap", &b);
     let run = check(&p, &[]);
     run.assert_input_error(&p, second as u64);
-    assert!(run.stderr.contains("captured length 4294967295"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("captured length 4294967295"),
+        "{}",
+        run.stderr
+    );
+    inspect(&p, &[]).assert_input_error(&p, second as u64);
     assert_bounded(&read(&p, &opts(false)), b.len(), "incl_len 2^32-1");
     // Original length 2³²−1: the packet looks cut by the snap length; an error naming it, or
     // with --allow-truncated a counted skip.
@@ -765,9 +801,15 @@ fn jsonl_file() -> Vec<u8> {
         if i == 1 {
             use base64::Engine;
             let b64 = base64::engine::general_purpose::STANDARD.encode(pl);
-            out += &format!("{{\"ts_ns\":{},\"payload_b64\":\"{b64}\"}}\n", T0_NS + i as u64);
+            out += &format!(
+                "{{\"ts_ns\":{},\"payload_b64\":\"{b64}\"}}\n",
+                T0_NS + i as u64
+            );
         } else {
-            out += &format!("{{\"ts_ns\":{},\"payload\":\"{text}\"}}\n", T0_NS + i as u64);
+            out += &format!(
+                "{{\"ts_ns\":{},\"payload\":\"{text}\"}}\n",
+                T0_NS + i as u64
+            );
         }
     }
     out.into_bytes()
@@ -793,11 +835,23 @@ fn jsonl_bad_lines_name_their_line_and_offset() {
     let good = format!("{{\"ts_ns\":{T0_NS},\"payload\":\"a:1|c\"}}\n");
     let second = good.len() as u64;
     for (name, line) in [
-        ("negative ts", b"{\"ts_ns\":-1,\"payload\":\"a:1|c\"}".to_vec()),
-        ("ts past u64", b"{\"ts_ns\":18446744073709551616,\"payload\":\"a\"}".to_vec()),
-        ("bad base64", b"{\"ts_ns\":1,\"payload_b64\":\"@@@\"}".to_vec()),
+        (
+            "negative ts",
+            b"{\"ts_ns\":-1,\"payload\":\"a:1|c\"}".to_vec(),
+        ),
+        (
+            "ts past u64",
+            b"{\"ts_ns\":18446744073709551616,\"payload\":\"a\"}".to_vec(),
+        ),
+        (
+            "bad base64",
+            b"{\"ts_ns\":1,\"payload_b64\":\"@@@\"}".to_vec(),
+        ),
         ("no payload", b"{\"ts_ns\":1}".to_vec()),
-        ("invalid utf-8", b"{\"ts_ns\":1,\"payload\":\"\xff\"}".to_vec()),
+        (
+            "invalid utf-8",
+            b"{\"ts_ns\":1,\"payload\":\"\xff\"}".to_vec(),
+        ),
         ("not an object", b"[1,2]".to_vec()),
         ("flipped brace", b"}\"ts_ns\":1,\"payload\":\"a\"}".to_vec()),
     ] {
@@ -854,11 +908,7 @@ fn jsonl_timestamps_zero_max_backwards() {
                 "-".as_ref(),
                 "--quiet".as_ref(),
             ]);
-            assert!(
-                matches!(run.code(), 0 | 1),
-                "{name} {stop}: {}",
-                run.stderr
-            );
+            assert!(matches!(run.code(), 0 | 1), "{name} {stop}: {}", run.stderr);
             for s in run.json()["scenarios"].as_array().unwrap() {
                 let one = serde_json::json!({ "scenarios": [s] });
                 let c = counts(&one);
@@ -1028,7 +1078,10 @@ fn bad_generator_specs_are_usage_errors_naming_the_key() {
         ("gen:packets=0", "packets"),
         ("gen:duration=99999999999h", "duration"),
         ("gen:start_ts=18446744073709551615", "start_ts"),
-        ("gen:tag_keys=1000,tag_cardinality=100000", "tag_cardinality"),
+        (
+            "gen:tag_keys=1000,tag_cardinality=100000",
+            "tag_cardinality",
+        ),
         ("gen:bogus=1", "bogus"),
         ("gen:seed=1,seed=2", "seed"),
     ] {
@@ -1120,19 +1173,45 @@ fn settings_past_their_bounds_are_usage_errors_not_aborts() {
     ];
     for key in keys {
         for value in ["4294967295", "9223372036854775807", "18446744073709551615"] {
-            let p = write(dir.path(), "c.json", format!("{{\"{key}\": {value}}}").as_bytes());
+            let p = write(
+                dir.path(),
+                "c.json",
+                format!("{{\"{key}\": {value}}}").as_bytes(),
+            );
             let run = check(&source, &["--config", p.to_str().unwrap()]);
             assert_eq!(run.code(), 2, "{key}={value}: {}", run.stderr);
             assert!(run.stderr.contains(key), "{key}={value}: {}", run.stderr);
         }
     }
     // Each within its bound, but together too many batcher slots.
-    let p = write(dir.path(), "c.json", br#"{"workers": 1024, "pipeline_count": 1024}"#);
+    let p = write(
+        dir.path(),
+        "c.json",
+        br#"{"workers": 1024, "pipeline_count": 1024}"#,
+    );
     let run = check(&source, &["--config", p.to_str().unwrap()]);
     assert_eq!(run.code(), 2, "{}", run.stderr);
     assert!(run.stderr.contains("batch_size"), "{}", run.stderr);
     let run = check(&source, &["--workers", "100000000"]);
     assert_eq!(run.code(), 2, "{}", run.stderr);
+}
+
+/// Regression: `record --buffer-size 4294967295` allocated a 4 GiB read buffer.
+#[test]
+fn record_buffer_size_past_its_bound_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.dog");
+    let run = run([
+        "record".as_ref(),
+        "--listen".as_ref(),
+        "udp://127.0.0.1:0".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--buffer-size".as_ref(),
+        "4294967295".as_ref(),
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--buffer-size"), "{}", run.stderr);
 }
 
 /// Regression: settings files were read whole with no cap: `--config /dev/zero` took all

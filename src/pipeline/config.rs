@@ -295,7 +295,8 @@ impl PipelineConfig {
             "must be at most 65536",
         )?;
         // Each bound above is at most 2^16, so the product fits u64.
-        let slots = self.workers.max(1) as u64 * self.pipeline_count as u64 * self.batch_size as u64;
+        let slots =
+            self.workers.max(1) as u64 * self.pipeline_count as u64 * self.batch_size as u64;
         check(
             slots <= MAX_BATCH_SLOTS as u64,
             "batch_size",

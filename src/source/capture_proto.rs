@@ -215,9 +215,15 @@ mod tests {
         let bytes = s.encode_to_vec();
         let est = decoded_size_estimate(&bytes);
         // 1000 empty tags: 2 bytes each on the wire, at least a String each once decoded.
-        assert!(est > one + 1000 * std::mem::size_of::<String>() as u64, "{est}");
+        assert!(
+            est > one + 1000 * std::mem::size_of::<String>() as u64,
+            "{est}"
+        );
         // A cut message stops the walk, never reads past the end.
         assert!(decoded_size_estimate(&bytes[..bytes.len() - 1]) <= est);
-        assert_eq!(decoded_size_estimate(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]), 6);
+        assert_eq!(
+            decoded_size_estimate(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
+            6
+        );
     }
 }

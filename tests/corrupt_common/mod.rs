@@ -143,7 +143,7 @@ pub fn check(source: &Path, extra: &[&str]) -> Run {
         "--jobs".as_ref(),
         "1".as_ref(),
     ];
-    args.extend(extra.iter().map(|a| OsStr::new(a)));
+    args.extend(extra.iter().map(OsStr::new));
     run(args)
 }
 
@@ -155,7 +155,7 @@ pub fn inspect(source: &Path, extra: &[&str]) -> Run {
         "--format".as_ref(),
         "json".as_ref(),
     ];
-    args.extend(extra.iter().map(|a| OsStr::new(a)));
+    args.extend(extra.iter().map(OsStr::new));
     run(args)
 }
 
@@ -181,7 +181,11 @@ pub fn counts(report: &serde_json::Value) -> serde_json::Value {
     let by_reason: u64 = c["rejected_by_reason"]
         .as_object()
         .map_or(0, |m| m.values().map(n).sum());
-    assert_eq!(by_reason, n(&c["rejected"]), "every rejection has a reason: {c}");
+    assert_eq!(
+        by_reason,
+        n(&c["rejected"]),
+        "every rejection has a reason: {c}"
+    );
     assert_ne!(s["verdict"], "accounting_error", "{s}");
     c.clone()
 }
@@ -270,7 +274,13 @@ pub enum Cut {
 /// Offsets in `start..end` worth cutting at: both ends, the byte after the start, the middle
 /// and the byte before the end (the boundaries of a field and its first and last byte).
 pub fn field_cuts(start: usize, end: usize) -> Vec<usize> {
-    let mut v = vec![start, start + 1, (start + end) / 2, end.saturating_sub(1), end];
+    let mut v = vec![
+        start,
+        start + 1,
+        (start + end) / 2,
+        end.saturating_sub(1),
+        end,
+    ];
     v.retain(|&c| c >= start && c <= end);
     v.sort_unstable();
     v.dedup();
@@ -387,12 +397,7 @@ pub fn capture_cuts(b: &[u8]) -> Vec<(usize, Cut)> {
                 };
                 out.push((c, cut));
             }
-            out.push((
-                b.len(),
-                Cut::Clean {
-                    datagrams: record,
-                },
-            ));
+            out.push((b.len(), Cut::Clean { datagrams: record }));
             return out;
         }
         let body = start + 4;
@@ -511,7 +516,12 @@ pub fn jsonl_cuts(b: &[u8]) -> Vec<(usize, Cut)> {
                 },
             ));
         }
-        out.push((nl, Cut::Clean { datagrams: line + 1 }));
+        out.push((
+            nl,
+            Cut::Clean {
+                datagrams: line + 1,
+            },
+        ));
         start = nl + 1;
         line += 1;
     }

@@ -410,7 +410,7 @@ impl GeneratorConfig {
         // Every arrival, jitter (< 1 s) included, must be at most the latest arrival time a
         // source hands on.
         let last = self.packet_ts_ns(self.max_packets().saturating_sub(1));
-        if !last.is_some_and(|t| t.saturating_add(NANOS_PER_SEC) <= crate::source::MAX_TS_NS) {
+        if last.is_none_or(|t| t.saturating_add(NANOS_PER_SEC) > crate::source::MAX_TS_NS) {
             return Err(GenerateError::invalid(
                 self.length.key(),
                 "the stream would run past the year 2262 (i64 nanoseconds); start earlier or make it shorter",
