@@ -364,7 +364,10 @@ impl<R: Read> CaptureReader<R> {
                 .checked_mul(1_000_000_000)
                 .filter(|&ns| ns <= super::MAX_TS_NS)
                 .ok_or_else(|| {
-                    format!("timestamp {ts} s is past the latest arrival time (2262-04-11)")
+                    format!(
+                        "timestamp {ts} s does not fit in nanoseconds up to the latest arrival \
+                         time (2262-04-11)"
+                    )
                 })
         }
     }
