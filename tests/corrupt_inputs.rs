@@ -1267,3 +1267,30 @@ fn port_filter_any_reads_the_same_cut_pcap() {
     assert!(r.error.unwrap().is_truncated());
     assert_eq!(r.datagrams.len(), 2);
 }
+
+/// The allocation recorder behind every bound of this file sees what a reader would do
+/// wrong: one buffer sized by a length, zeroed or not.
+#[test]
+fn the_allocation_recorder_sees_a_buffer_sized_by_a_length() {
+    let claimed = std::hint::black_box(5usize << 20);
+    let (v, largest, peak) = allocations_of(|| vec![0u8; claimed]);
+    assert!(largest >= claimed && peak >= claimed, "{largest} {peak}");
+    drop(v);
+    let (v, largest, _) = allocations_of(|| Vec::<u8>::with_capacity(claimed));
+    assert!(largest >= claimed, "{largest}");
+    drop(v);
+    let r = Read {
+        datagrams: Vec::new(),
+        error: None,
+        stats: Default::default(),
+        largest,
+        peak: 0,
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_bounded(&r, 100, "a 5 MiB buffer")
+    }));
+    assert!(
+        caught.is_err(),
+        "a 5 MiB allocation for 100 bytes must fail the bound"
+    );
+}
