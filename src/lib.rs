@@ -16,6 +16,7 @@ pub mod replay;
 pub mod report;
 pub mod runtime;
 pub mod server;
+pub mod settings_file;
 pub mod source;
 pub mod sweep;
 pub mod verify;

@@ -26,7 +26,7 @@ const FLAG_KEY: &str = "dogstatsd_flush_incomplete_buckets";
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
     let invalid =
         |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
-    let text = std::fs::read_to_string(path)
+    let text = crate::settings_file::read_settings_text(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     let mut value: serde_json::Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
@@ -51,7 +51,7 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
         }
     };
     let mut pipeline: PipelineConfig =
-        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        serde_json::from_value(value.clone()).map_err(|e| invalid(name_the_key(&value, e)))?;
     if let Some(ms) = timeout_ms {
         pipeline.packet_buffer_flush_timeout_ms = ms;
     }
@@ -59,6 +59,23 @@ pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
         pipeline,
         flush_incomplete_buckets,
     })
+}
+
+/// serde's message for a value of the wrong type (`invalid value: integer `…`, expected
+/// i64`) does not say which key held it: find the key by reading each alone, and put it first.
+fn name_the_key(value: &serde_json::Value, e: serde_json::Error) -> String {
+    let bad_key = value.as_object().and_then(|map| {
+        map.iter().find_map(|(k, v)| {
+            let alone = serde_json::Value::Object([(k.clone(), v.clone())].into_iter().collect());
+            serde_json::from_value::<PipelineConfig>(alone)
+                .is_err()
+                .then_some(k)
+        })
+    });
+    match bad_key {
+        Some(k) if !e.to_string().contains(k.as_str()) => format!("{k}: {e}"),
+        _ => e.to_string(),
+    }
 }
 
 /// The pipeline settings of a file (for commands without a settings matrix).

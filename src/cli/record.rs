@@ -56,6 +56,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
     if args.buffer_size == 0 {
         return usage(&"invalid --buffer-size 0: must be > 0");
     }
+    // The listener allocates its read buffer at this size: bounded before it does.
+    let max = crate::pipeline::config::limits::MAX_BUFFER_SIZE;
+    if args.buffer_size > max {
+        return usage(&format!(
+            "invalid --buffer-size {}: must be at most {max} (16 MiB)",
+            args.buffer_size
+        ));
+    }
     let format = args
         .output_format
         .or_else(|| OutputFormat::from_path(&args.output))

@@ -136,6 +136,29 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Upper bounds of the settings. Every one is far above what a real agent runs with, and each
+/// keeps a preallocation or a nanosecond product from being sized by an untrusted file: the
+/// packets buffer and the batchers preallocate `packet_buffer_size` and
+/// `workers × pipeline_count × batch_size` slots, listeners a `buffer_size` read buffer, and
+/// the timers multiply their periods into u64 nanoseconds on a clock near 1.7e18.
+pub mod limits {
+    /// 16 MiB: larger than any datagram a capture record can hold.
+    pub const MAX_BUFFER_SIZE: usize = 16 << 20;
+    pub const MAX_PACKET_BUFFER_SIZE: usize = 65_536;
+    pub const MAX_QUEUE_SIZE: usize = 1 << 20;
+    pub const MAX_WORKERS: usize = 1_024;
+    pub const MAX_PIPELINE_COUNT: usize = 1_024;
+    pub const MAX_BATCH_SIZE: usize = 65_536;
+    /// Sample slots the batchers preallocate: `workers × pipeline_count × batch_size`.
+    pub const MAX_BATCH_SLOTS: usize = 1 << 22;
+    /// One day, for every period and latency in milliseconds.
+    pub const MAX_MS: u64 = 86_400_000;
+    /// One day, for the bucket width and the flush interval.
+    pub const MAX_PERIOD_S: u64 = 86_400;
+    /// A year of counter expiry.
+    pub const MAX_EXPIRY_S: i64 = 366 * 86_400;
+}
+
 /// A configuration value out of range.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("invalid pipeline setting {key} = {value}: {why}")]
@@ -230,6 +253,88 @@ impl PipelineConfig {
             "expiry_seconds",
             self.expiry_seconds.to_string(),
             "must be >= 0",
+        )?;
+        use limits::*;
+        let at_most = |v: u64, max: u64, key: &'static str, why: &'static str| {
+            check(v <= max, key, v.to_string(), why)
+        };
+        at_most(
+            self.buffer_size as u64,
+            MAX_BUFFER_SIZE as u64,
+            "buffer_size",
+            "must be at most 16777216 (16 MiB)",
+        )?;
+        at_most(
+            self.packet_buffer_size as u64,
+            MAX_PACKET_BUFFER_SIZE as u64,
+            "packet_buffer_size",
+            "must be at most 65536",
+        )?;
+        at_most(
+            self.queue_size as u64,
+            MAX_QUEUE_SIZE as u64,
+            "queue_size",
+            "must be at most 1048576",
+        )?;
+        at_most(
+            self.workers as u64,
+            MAX_WORKERS as u64,
+            "workers",
+            "must be at most 1024",
+        )?;
+        at_most(
+            self.pipeline_count as u64,
+            MAX_PIPELINE_COUNT as u64,
+            "pipeline_count",
+            "must be at most 1024",
+        )?;
+        at_most(
+            self.batch_size as u64,
+            MAX_BATCH_SIZE as u64,
+            "batch_size",
+            "must be at most 65536",
+        )?;
+        // Each bound above is at most 2^16, so the product fits u64.
+        let slots =
+            self.workers.max(1) as u64 * self.pipeline_count as u64 * self.batch_size as u64;
+        check(
+            slots <= MAX_BATCH_SLOTS as u64,
+            "batch_size",
+            format!(
+                "{} (with {} workers and {} pipelines: {slots} batcher slots)",
+                self.batch_size, self.workers, self.pipeline_count
+            ),
+            "workers × pipeline_count × batch_size must be at most 4194304",
+        )?;
+        at_most(
+            self.packet_buffer_flush_timeout_ms,
+            MAX_MS,
+            "packet_buffer_flush_timeout_ms",
+            "must be at most 86400000 (one day)",
+        )?;
+        at_most(
+            self.queue_latency_ms,
+            MAX_MS,
+            "queue_latency_ms",
+            "must be at most 86400000 (one day)",
+        )?;
+        at_most(
+            self.bucket_seconds.max(0) as u64,
+            MAX_PERIOD_S,
+            "bucket_seconds",
+            "must be at most 86400 (one day)",
+        )?;
+        at_most(
+            self.flush_interval_s,
+            MAX_PERIOD_S,
+            "flush_interval_s",
+            "must be at most 86400 (one day)",
+        )?;
+        at_most(
+            self.expiry_seconds.max(0) as u64,
+            MAX_EXPIRY_S as u64,
+            "expiry_seconds",
+            "must be at most 31622400 (366 days)",
         )?;
         for a in &self.histogram_aggregates {
             check(

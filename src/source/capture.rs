@@ -26,15 +26,20 @@
 //! and is refused.
 //!
 //! Memory: records are read one at a time through a `BufReader` (and a streaming zstd decoder);
-//! only the tagger state at the end is read whole, capped at [`MAX_STATE_LEN`].
+//! only the tagger state at the end is read whole, capped at [`MAX_STATE_LEN`], and decoded
+//! only when the memory its decoding would take stays within the budget of
+//! [`decoded_size_estimate`] (its small elements multiply once decoded).
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use prost::Message;
 
-use super::capture_proto::{TaggerState, UnixDogstatsdMsg};
+use super::capture_proto::{
+    decoded_size_estimate, TaggerState, UnixDogstatsdMsg, MAX_STATE_MEMORY,
+};
 use super::detect::{is_capture_header, is_zstd};
 use super::error::{Position, SourceError};
 use super::stats::{CaptureInfo, StatsHandle};
@@ -71,7 +76,7 @@ pub struct CaptureReader<R> {
     done: bool,
     stats: StatsHandle,
     buf: Vec<u8>,
-    tagger_state: Option<TaggerState>,
+    tagger_state: Option<Arc<TaggerState>>,
 }
 
 /// The reader of a capture file on disk (raw or zstd).
@@ -152,7 +157,8 @@ impl<R: Read> CaptureReader<R> {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
                 what: format!(
-                    "capture file version {version} (versions 1 to {CAPTURE_VERSION} are read)"
+                    "capture file version {version} (header byte offset 4; versions 1 to \
+                     {CAPTURE_VERSION} are read)"
                 ),
             });
         }
@@ -193,7 +199,7 @@ impl<R: Read> CaptureReader<R> {
 
     /// The tagger state at the end of a version ≥ 2 file, once the records were all read.
     pub fn tagger_state(&self) -> Option<&TaggerState> {
-        self.tagger_state.as_ref()
+        self.tagger_state.as_deref()
     }
 
     fn pos(&self, record: u64, offset: u64) -> Position {
@@ -356,7 +362,13 @@ impl<R: Read> CaptureReader<R> {
         } else {
             (ts as u64)
                 .checked_mul(1_000_000_000)
-                .ok_or_else(|| format!("timestamp {ts} s does not fit in nanoseconds"))
+                .filter(|&ns| ns <= super::MAX_TS_NS)
+                .ok_or_else(|| {
+                    format!(
+                        "timestamp {ts} s does not fit in nanoseconds up to the latest arrival \
+                         time (2262-04-11)"
+                    )
+                })
         }
     }
 
@@ -423,6 +435,18 @@ impl<R: Read> CaptureReader<R> {
                 ),
             );
         }
+        let estimate = decoded_size_estimate(&tail[..body]);
+        if estimate > MAX_STATE_MEMORY {
+            return self.corrupt(
+                at,
+                format!(
+                    "a {body}-byte tagger state that would take about {} MiB once decoded \
+                     (more than the {} MiB limit)",
+                    estimate >> 20,
+                    MAX_STATE_MEMORY >> 20
+                ),
+            );
+        }
         let state = match TaggerState::decode(&tail[..body]) {
             Ok(s) => s,
             Err(e) => {
@@ -431,7 +455,9 @@ impl<R: Read> CaptureReader<R> {
         };
         self.offset += tail.len() as u64;
         let offset = self.offset;
-        let for_stats = state.clone();
+        // Shared with the stats, not copied: a state may be large.
+        let state = Arc::new(state);
+        let for_stats = Arc::clone(&state);
         self.tagger_state = Some(state);
         self.stats.update(|s| {
             s.bytes_read = offset;

@@ -67,6 +67,93 @@ pub struct TaggerState {
     pub pid_map: BTreeMap<i32, String>,
 }
 
+/// Most memory a decoded [`TaggerState`] may take, by [`decoded_size_estimate`].
+pub const MAX_STATE_MEMORY: u64 = 256 << 20;
+
+/// Estimated heap bytes of the [`TaggerState`] encoded in `bytes`, from a walk of its wire
+/// format that allocates nothing.
+///
+/// The state is read whole, capped in encoded bytes, but decoding multiplies small elements:
+/// an empty tag is 2 bytes on the wire and a 24-byte `String` once decoded, an entity entry
+/// 4 bytes and a few hundred once it is an `Entity` in a map node. A zstd file of a few
+/// kilobytes can hold 64 MiB of such elements and would decode into gigabytes, so the
+/// reader refuses a state whose estimate passes [`MAX_STATE_MEMORY`] before decoding it.
+/// The estimate over-counts (duplicate map keys overwrite each other when decoded); it stops
+/// at the first malformed field, where decoding will fail anyway.
+pub fn decoded_size_estimate(bytes: &[u8]) -> u64 {
+    // Per decoded element: its struct, plus an allocator's bookkeeping and a map node's share.
+    const STRING: u64 = std::mem::size_of::<String>() as u64 + 16;
+    const ENTRY: u64 = (std::mem::size_of::<Entity>() + std::mem::size_of::<String>()) as u64 + 64;
+    const PID: u64 = std::mem::size_of::<(i32, String)>() as u64 + 64;
+    let mut total = bytes.len() as u64;
+    for (field, entry) in WireFields(bytes) {
+        match field {
+            1 => {
+                total += ENTRY;
+                for (f, value) in WireFields(entry) {
+                    if f == 2 {
+                        // The entity: every field of it is a string or the small id message.
+                        total += STRING * WireFields(value).count() as u64;
+                    }
+                }
+            }
+            2 => total += PID,
+            _ => {}
+        }
+    }
+    total
+}
+
+/// The fields of a protobuf message as (field number, length-delimited contents); other wire
+/// types are skipped (contents empty). Ends at the first malformed field.
+struct WireFields<'a>(&'a [u8]);
+
+fn read_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        v |= u64::from(byte & 0x7F) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+impl<'a> Iterator for WireFields<'a> {
+    type Item = (u64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut b = self.0;
+        let key = read_varint(&mut b)?;
+        let value: &[u8] = match key & 7 {
+            0 => {
+                read_varint(&mut b)?;
+                &[]
+            }
+            1 | 5 => {
+                let n = if key & 7 == 1 { 8 } else { 4 };
+                b = b.get(n..)?;
+                &[]
+            }
+            2 => {
+                // Validated against what is left before it is used as a length.
+                let len = usize::try_from(read_varint(&mut b)?).ok()?;
+                let v = b.get(..len)?;
+                b = &b[len..];
+                v
+            }
+            _ => {
+                self.0 = &[];
+                return None;
+            }
+        };
+        self.0 = b;
+        Some((key >> 3, value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +198,32 @@ mod tests {
         );
         let bytes = s.encode_to_vec();
         assert_eq!(TaggerState::decode(&bytes[..]).unwrap(), s);
+    }
+
+    #[test]
+    fn estimate_counts_decoded_elements() {
+        let mut s = TaggerState::default();
+        s.pid_map.insert(1, "c".into());
+        let one = decoded_size_estimate(&s.encode_to_vec());
+        s.state.insert(
+            "c".into(),
+            Entity {
+                high_cardinality_tags: vec![String::new(); 1000],
+                ..Default::default()
+            },
+        );
+        let bytes = s.encode_to_vec();
+        let est = decoded_size_estimate(&bytes);
+        // 1000 empty tags: 2 bytes each on the wire, at least a String each once decoded.
+        assert!(
+            est > one + 1000 * std::mem::size_of::<String>() as u64,
+            "{est}"
+        );
+        // A cut message stops the walk, never reads past the end.
+        assert!(decoded_size_estimate(&bytes[..bytes.len() - 1]) <= est);
+        assert_eq!(
+            decoded_size_estimate(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]),
+            6
+        );
     }
 }

@@ -40,6 +40,13 @@ struct OutLine<'a> {
 /// Decodes one JSON line (without its newline) into a datagram.
 pub fn parse_line(line: &[u8]) -> Result<Datagram, String> {
     let l: InLine = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    if l.ts_ns > super::MAX_TS_NS {
+        return Err(format!(
+            "ts_ns {} is past the latest arrival time {} (2262-04-11)",
+            l.ts_ns,
+            super::MAX_TS_NS
+        ));
+    }
     let payload = match (l.payload, l.payload_b64) {
         (Some(p), None) => p.into_bytes(),
         (None, Some(b)) => BASE64

@@ -31,6 +31,12 @@ pub use write::{write_datagrams, DatagramWriter, OutputFormat};
 
 use serde::{Deserialize, Serialize};
 
+/// Latest arrival time a source hands on: `i64::MAX` ns (2262-04-11), the most a version-3
+/// capture record can hold. Every reader refuses a later time as corrupt input (with its
+/// offset), so the pipeline's clock, whose timers add periods to arrival times in u64
+/// nanoseconds, always has some 290 years of headroom and cannot overflow.
+pub const MAX_TS_NS: u64 = i64::MAX as u64;
+
 /// One datagram as it arrived at (or would arrive at) the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {

@@ -262,7 +262,7 @@ impl PcapSource {
         if !link_supported(link) {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                what: format!("pcap {}", link_name(link)),
+                what: format!("pcap {} (header byte offset 20)", link_name(link)),
             });
         }
         let inner = Inner::Pcap {
@@ -440,7 +440,11 @@ impl PcapSource {
             self.done = true;
             return Some(Err(SourceError::Unsupported {
                 path: self.path.clone(),
-                what: format!("{} ({} {pkt_index})", link_name(link), self.unit()),
+                what: format!(
+                    "{} ({} {pkt_index} at byte offset {pkt_offset})",
+                    link_name(link),
+                    self.unit()
+                ),
             }));
         }
         let captured = self.frame.len() as u32;
@@ -649,6 +653,17 @@ impl PcapSource {
             };
             *last_ts = ts_ns;
             self.advance();
+            if ts_ns > super::MAX_TS_NS {
+                self.done = true;
+                return Some(Err(SourceError::Corrupt {
+                    path: self.path.clone(),
+                    at: Position::at("block", blk_index, blk_offset),
+                    detail: format!(
+                        "packet timestamp {ts_ns} ns is past the latest arrival time (2262-04-11)"
+                    ),
+                    datagrams_before: self.datagrams,
+                }));
+            }
             match iface {
                 None => continue,
                 Some((id, None)) => {

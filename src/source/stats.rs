@@ -101,7 +101,8 @@ pub struct CaptureInfo {
     pub compressed: bool,
     /// The tagger state at the end of a version ≥ 2 file, once it was read (`None` until the
     /// end is reached, and always for version 1).
-    pub tagger_state: Option<TaggerState>,
+    /// Shared, not copied, by every snapshot.
+    pub tagger_state: Option<Arc<TaggerState>>,
     /// Size in bytes of the encoded tagger state (0 for the empty state the agent writes when
     /// no origin detection was on).
     pub tagger_state_len: u32,

@@ -59,10 +59,15 @@ impl TextSource {
         })
     }
 
-    fn ts_ns(&self, index: u64) -> u64 {
+    /// Arrival of datagram `index`; `None` past [`super::MAX_TS_NS`] (a tiny rate), which a
+    /// float-to-int cast would otherwise silently saturate.
+    fn ts_ns(&self, index: u64) -> Option<u64> {
         match self.rate {
-            Some(r) => (index as f64 * 1e9 / r).round() as u64,
-            None => 0,
+            Some(r) => {
+                let ns = (index as f64 * 1e9 / r).round();
+                (ns <= super::MAX_TS_NS as f64).then_some(ns as u64)
+            }
+            None => Some(0),
         }
     }
 }
@@ -111,8 +116,22 @@ impl Iterator for TextSource {
                 });
                 continue;
             }
+            let Some(ts_ns) = self.ts_ns(self.datagrams) else {
+                self.done = true;
+                return Some(Err(SourceError::Corrupt {
+                    path: self.path.clone(),
+                    at: super::Position::at("line", self.line, line_offset),
+                    detail: format!(
+                        "at {} datagrams/s, datagram {} would arrive past the latest arrival \
+                         time (2262-04-11); give a higher text rate",
+                        self.rate.unwrap_or(0.0),
+                        self.datagrams
+                    ),
+                    datagrams_before: self.datagrams,
+                }));
+            };
             let d = Datagram {
-                ts_ns: self.ts_ns(self.datagrams),
+                ts_ns,
                 payload: self.buf.clone(),
             };
             self.datagrams += 1;

@@ -407,12 +407,13 @@ impl GeneratorConfig {
             }
             StreamLength::Samples(n) => between("samples", n, SAMPLES)?,
         }
-        // Every arrival must fit u64 nanoseconds.
+        // Every arrival, jitter (< 1 s) included, must be at most the latest arrival time a
+        // source hands on.
         let last = self.packet_ts_ns(self.max_packets().saturating_sub(1));
-        if last.is_none() {
+        if last.is_none_or(|t| t.saturating_add(NANOS_PER_SEC) > crate::source::MAX_TS_NS) {
             return Err(GenerateError::invalid(
                 self.length.key(),
-                "the stream would run past the year 2554 (u64 nanoseconds); start earlier or make it shorter",
+                "the stream would run past the year 2262 (i64 nanoseconds); start earlier or make it shorter",
             ));
         }
         let longest = max_line_len(self);

@@ -227,9 +227,11 @@ impl GeneratorConfig {
     /// Reads a TOML file, or JSON when its first non-blank byte is `{`. Unknown keys are
     /// rejected. Weights may also be a table: `[weights]` with `c`, `g`, `h`, `ms`, `d`, `s`.
     pub fn from_file(path: &Path) -> Result<Self, GenerateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GenerateError::Read {
-            path: path.to_path_buf(),
-            source,
+        let text = crate::settings_file::read_settings_text(path).map_err(|source| {
+            GenerateError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let file_error = |message: String| GenerateError::File {
             path: path.to_path_buf(),
