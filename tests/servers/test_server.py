@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -292,6 +293,7 @@ class ServerScenarios(unittest.TestCase):
     def tearDown(self):
         for r in self.running:
             r.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, **kw) -> Running:
         r = Running(self.tmp, **kw)
@@ -454,6 +456,16 @@ class ServerScenarios(unittest.TestCase):
         self.assertEqual(posted.points("o.c"), [])
         self.assertEqual(posted.points("o.h.count"), [])
         self.assertEqual(stats["samples_dropped_open_bucket"], 40)
+
+    def test_a_stop_right_after_readiness_is_handled(self):
+        # A harness sends SIGTERM as soon as the socket is bound: the handler must already be
+        # in place (it once was installed after the bind, and such a stop killed the server).
+        for _ in range(3):
+            r = self.start(flag=True, unixgram=False, stream=False)
+            r.send_udp("ready.c:1|c")
+            code, stats, err = r.stop()
+            self.assertEqual(code, 0, err)
+            self.assertEqual(r.intake.decoded().counter_total("ready.c"), 1)
 
     def test_a_configuration_without_listener_is_refused(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
