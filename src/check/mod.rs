@@ -113,6 +113,9 @@ pub trait CheckObserver {
     fn scenarios_done(&mut self, _report: &Report, _finished: usize) {}
     /// Datagrams the pass has read so far (now and then).
     fn datagrams_read(&mut self, _datagrams: u64) {}
+    /// The pass has reached the stops of this many scenarios (a sweep's progress over its
+    /// moments: their stop sequences run beside the pass, and finish after it).
+    fn stops_reached(&mut self, _scenarios: usize) {}
 }
 
 /// An observer that ignores everything.

@@ -235,7 +235,11 @@ fn run_virtual(
         }
         drop(result_tx);
         let mut inline: Vec<JobResult> = Vec::new();
+        let observer = RefCell::new(&mut *observer);
         let mut on_fork = |fork: Fork| {
+            observer
+                .borrow_mut()
+                .stops_reached((fork.stop + 1) * n_settings);
             let files = std::mem::take(&mut files.borrow_mut()[fork.stop]);
             let job = Job { fork, files };
             if threads == 0 {
@@ -255,7 +259,7 @@ fn run_virtual(
             &points,
             &mut shared,
             &mut on_fork,
-            &mut |n| observer.datagrams_read(n),
+            &mut |n| observer.borrow_mut().datagrams_read(n),
         );
         drop(job_tx);
         // The pass is done: this thread takes its share of the forks still queued.

@@ -68,8 +68,11 @@ impl CheckObserver for Progress {
         self.bar
             .set_message(format!("{datagrams} datagrams read, scenarios"));
     }
-    fn scenarios_done(&mut self, report: &Report, finished: usize) {
-        self.bar.inc(finished as u64);
+    fn stops_reached(&mut self, scenarios: usize) {
+        self.bar.set_position(scenarios as u64);
+    }
+    fn scenarios_done(&mut self, report: &Report, _finished: usize) {
+        self.bar.set_position(report.scenarios.len() as u64);
         if let Err(e) = self.exports.write_partial(report) {
             self.error.get_or_insert(e);
         }
