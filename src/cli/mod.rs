@@ -2,6 +2,7 @@
 //! the real objects each command needs ("high" arguments), one file per command.
 
 pub mod check;
+pub mod agent_env;
 pub mod config_file;
 pub mod generate;
 pub mod inspect;
