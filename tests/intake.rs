@@ -42,8 +42,7 @@ fn encode(encoding: &str, body: &[u8]) -> Vec<u8> {
     match encoding {
         "zstd" => zstd::encode_all(body, 3).unwrap(),
         "deflate" => {
-            let mut e =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(body).unwrap();
             e.finish().unwrap()
         }
@@ -158,10 +157,19 @@ const HAND_SKETCH: [u8; 69] = [
 fn hand_written_protobuf_bodies_decode() {
     let intake = start();
     assert_eq!(
-        post(&intake, "/api/v2/series", Some("zstd"), &encode("zstd", &HAND_SERIES)).0,
+        post(
+            &intake,
+            "/api/v2/series",
+            Some("zstd"),
+            &encode("zstd", &HAND_SERIES)
+        )
+        .0,
         202
     );
-    assert_eq!(post(&intake, "/api/beta/sketches", None, &HAND_SKETCH).0, 202);
+    assert_eq!(
+        post(&intake, "/api/beta/sketches", None, &HAND_SKETCH).0,
+        202
+    );
     let r = intake.stop();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(
@@ -182,10 +190,17 @@ fn hand_written_protobuf_bodies_decode() {
         (s.metric.as_str(), s.host.as_str(), &s.tags[..]),
         ("d", "h", &["a:b".to_string()][..])
     );
-    assert_eq!((s.ts, s.count, s.min, s.max, s.avg, s.sum), (1_700_000_000, 2, 2.0, 3.0, 2.5, 5.0));
+    assert_eq!(
+        (s.ts, s.count, s.min, s.max, s.avg, s.sum),
+        (1_700_000_000, 2, 2.0, 3.0, 2.5, 5.0)
+    );
     assert_eq!(s.bins, vec![(1338, 1), (1383, 1)]);
     assert_eq!(s.quantiles.len(), 3);
-    assert!(s.quantiles.iter().all(|(_, v)| (2.0..=3.0).contains(v)), "{:?}", s.quantiles);
+    assert!(
+        s.quantiles.iter().all(|(_, v)| (2.0..=3.0).contains(v)),
+        "{:?}",
+        s.quantiles
+    );
 }
 
 #[test]
@@ -218,7 +233,16 @@ fn sketches_from_prost_keep_their_bins_and_quantiles() {
     };
     let body = payload.encode_to_vec();
     for enc in ENCODINGS {
-        assert_eq!(post(&intake, "/api/beta/sketches", Some(enc), &encode(enc, &body)).0, 202);
+        assert_eq!(
+            post(
+                &intake,
+                "/api/beta/sketches",
+                Some(enc),
+                &encode(enc, &body)
+            )
+            .0,
+            202
+        );
     }
     let r = intake.stop();
     assert_eq!(r.items.len(), 4);
@@ -255,15 +279,48 @@ fn json_series_check_runs_and_events_decode() {
     }
     .encode_to_vec();
     for enc in ENCODINGS {
-        assert_eq!(post(&intake, "/api/v1/series", Some(enc), &encode(enc, series)).0, 202);
-        assert_eq!(post(&intake, "/api/v1/check_run", Some(enc), &encode(enc, checks)).0, 202);
-        assert_eq!(post(&intake, "/intake/", Some(enc), &encode(enc, events)).0, 202);
+        assert_eq!(
+            post(&intake, "/api/v1/series", Some(enc), &encode(enc, series)).0,
+            202
+        );
+        assert_eq!(
+            post(
+                &intake,
+                "/api/v1/check_run",
+                Some(enc),
+                &encode(enc, checks)
+            )
+            .0,
+            202
+        );
+        assert_eq!(
+            post(&intake, "/intake/", Some(enc), &encode(enc, events)).0,
+            202
+        );
     }
     assert_eq!(post(&intake, "/api/v1/events", None, public_event).0, 202);
-    assert_eq!(post(&intake, "/api/v1/events_batch", Some("zstd"), &encode("zstd", &batch)).0, 202);
+    assert_eq!(
+        post(
+            &intake,
+            "/api/v1/events_batch",
+            Some("zstd"),
+            &encode("zstd", &batch)
+        )
+        .0,
+        202
+    );
     assert_eq!(post(&intake, "/api/v1/events_batch", None, events).0, 202);
     // The agent's host metadata goes to /intake/ too: no events, not an error.
-    assert_eq!(post(&intake, "/intake/", None, br#"{"internalHostname": "h", "meta": {}}"#).0, 202);
+    assert_eq!(
+        post(
+            &intake,
+            "/intake/",
+            None,
+            br#"{"internalHostname": "h", "meta": {}}"#
+        )
+        .0,
+        202
+    );
     let r = intake.stop();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.payloads["/api/v1/series"].items, 4);
@@ -316,7 +373,10 @@ fn a_decompression_bomb_and_an_oversized_body_are_refused() {
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("decompression bomb"), "{answer}");
     let gz_bomb = encode("gzip", &big);
-    assert_eq!(post(&intake, "/api/beta/sketches", Some("gzip"), &gz_bomb).0, 413);
+    assert_eq!(
+        post(&intake, "/api/beta/sketches", Some("gzip"), &gz_bomb).0,
+        413
+    );
     // 64 MiB + 1 byte as posted: refused from its declared length (the client may see the
     // answer, or the connection closed before it finished sending).
     let url = format!("{}/api/v1/series", intake.url());
@@ -328,7 +388,11 @@ fn a_decompression_bomb_and_an_oversized_body_are_refused() {
     assert!(error_of(&r, "/api/v2/series").contains("more than the limit of 67108864 bytes"));
     assert!(error_of(&r, "/api/beta/sketches").contains("decompression bomb"));
     assert!(error_of(&r, "/api/v1/series").contains("exceeds the limit of 67108864 bytes"));
-    assert_eq!(r.payload_total(), 0, "a refused body is not an empty payload");
+    assert_eq!(
+        r.payload_total(),
+        0,
+        "a refused body is not an empty payload"
+    );
 }
 
 #[test]
@@ -337,8 +401,14 @@ fn bad_bodies_are_errors_with_their_offset_and_unknown_paths_are_counted() {
     // Cut inside the series: its length (byte 1) says 40 bytes, 28 are left.
     let (status, answer) = post(&intake, "/api/v2/series", None, &HAND_SERIES[..30]);
     assert_eq!(status, 400, "{answer}");
-    assert_eq!(post(&intake, "/api/v1/check_run", Some("deflate"), b"not zlib").0, 400);
-    assert_eq!(post(&intake, "/api/v1/series", None, b"{\"series\": [1,").0, 400);
+    assert_eq!(
+        post(&intake, "/api/v1/check_run", Some("deflate"), b"not zlib").0,
+        400
+    );
+    assert_eq!(
+        post(&intake, "/api/v1/series", None, b"{\"series\": [1,").0,
+        400
+    );
     assert_eq!(post(&intake, "/api/v2/logs", None, b"whatever").0, 202);
     assert_eq!(post(&intake, "/api/v2/logs", None, b"again").0, 202);
     assert_eq!(post(&intake, "/api/v1/metadata", None, b"{}").0, 202);
@@ -347,15 +417,28 @@ fn bad_bodies_are_errors_with_their_offset_and_unknown_paths_are_counted() {
             .get(format!("{}/api/v1/validate", intake.url()))
             .call()
             .unwrap();
-        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap(),
+        )
     };
     assert_eq!((status, answer.as_str()), (200, r#"{"valid": true}"#));
     let r = intake.stop();
     assert_eq!(r.errors.len(), 3, "{:?}", r.errors);
     let truncated = &r.errors[0];
-    assert_eq!((truncated.endpoint.as_str(), truncated.offset), ("/api/v2/series", 1));
-    assert!(truncated.message.contains("40 bytes long, only 28 left"), "{truncated}");
-    assert!(r.errors[1].message.contains("corrupt deflate body"), "{}", r.errors[1]);
+    assert_eq!(
+        (truncated.endpoint.as_str(), truncated.offset),
+        ("/api/v2/series", 1)
+    );
+    assert!(
+        truncated.message.contains("40 bytes long, only 28 left"),
+        "{truncated}"
+    );
+    assert!(
+        r.errors[1].message.contains("corrupt deflate body"),
+        "{}",
+        r.errors[1]
+    );
     // Byte 12 is the `1` that is not a series.
     assert_eq!(r.errors[2].offset, 12, "{}", r.errors[2]);
     assert_eq!(r.payload_total(), 0);
@@ -368,7 +451,13 @@ fn bad_bodies_are_errors_with_their_offset_and_unknown_paths_are_counted() {
 fn the_intake_command_writes_what_arrives_and_summarises_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("items.jsonl");
-    let mut child = Running::spawn(["intake", "--listen", "127.0.0.1:0", "--out", out.to_str().unwrap()]);
+    let mut child = Running::spawn([
+        "intake",
+        "--listen",
+        "127.0.0.1:0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let url = child.listening();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let send = |path: &str, body: &[u8]| {
@@ -377,7 +466,10 @@ fn the_intake_command_writes_what_arrives_and_summarises_on_sigterm() {
             .header("Content-Encoding", "zstd")
             .send(&encode("zstd", body)[..])
             .unwrap();
-        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap_or_default(),
+        )
     };
     assert_eq!(send("/api/v2/series", &v2_series().encode_to_vec()).0, 202);
     assert_eq!(send("/api/beta/sketches", &HAND_SKETCH).0, 202);
@@ -394,8 +486,14 @@ fn the_intake_command_writes_what_arrives_and_summarises_on_sigterm() {
         stderr.contains("stopped: 2 payloads, 3 items, 1 unknown-endpoint requests, 0 errors"),
         "{stderr}"
     );
-    assert!(stderr.contains("/api/v2/series         payloads=1 items=2"), "{stderr}");
-    assert!(stderr.contains("unknown endpoint /api/v2/logs requests=1"), "{stderr}");
+    assert!(
+        stderr.contains("/api/v2/series         payloads=1 items=2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown endpoint /api/v2/logs requests=1"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -411,5 +509,8 @@ fn the_intake_command_exits_3_when_a_payload_did_not_decode() {
     child.signal(libc::SIGINT);
     let (status, stderr) = child.wait();
     assert_eq!(status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("error: /api/beta/sketches: invalid protobuf"), "{stderr}");
+    assert!(
+        stderr.contains("error: /api/beta/sketches: invalid protobuf"),
+        "{stderr}"
+    );
 }

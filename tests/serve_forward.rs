@@ -154,8 +154,16 @@ fn everything_serve_flushes_reaches_the_intake_as_serve_wrote_it() {
     assert_eq!(f["payloads_posted"], received.payload_total(), "{f}");
     assert_eq!(f["items_posted"], received.item_total(), "{f}");
     assert!(stderr.contains("payloads_failed=0"), "{stderr}");
-    for path in ["/api/v2/series", "/api/beta/sketches", "/intake/", "/api/v1/check_run"] {
-        assert!(received.payloads.contains_key(path), "nothing on {path}: {received:?}");
+    for path in [
+        "/api/v2/series",
+        "/api/beta/sketches",
+        "/intake/",
+        "/api/v1/check_run",
+    ] {
+        assert!(
+            received.payloads.contains_key(path),
+            "nothing on {path}: {received:?}"
+        );
     }
 
     let written = read_jsonl(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -196,7 +204,11 @@ fn rx_queue(port: u16) -> Option<u64> {
 #[test]
 fn the_agents_variables_alone_start_a_forwarding_server() {
     let intake = Intake::start("127.0.0.1:0".parse().unwrap()).unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let port_s = port.to_string();
     let url = intake.url();
     let mut server = Running::spawn_with_env(
@@ -219,14 +231,20 @@ fn the_agents_variables_alone_start_a_forwarding_server() {
     });
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..40 {
-        udp.send_to(format!("env.c:1|c|#i:{}", i % 2).as_bytes(), ("127.0.0.1", port))
-            .unwrap();
+        udp.send_to(
+            format!("env.c:1|c|#i:{}", i % 2).as_bytes(),
+            ("127.0.0.1", port),
+        )
+        .unwrap();
     }
     poll("the server to read every datagram", || {
         (rx_queue(port)? == 0).then_some(())
     });
     let stderr = stop(&mut server);
-    assert!(stderr.contains(&format!("forward         url={url}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("forward         url={url}")),
+        "{stderr}"
+    );
     let r = intake.stop();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.without_api_key, 0);
@@ -236,7 +254,13 @@ fn the_agents_variables_alone_start_a_forwarding_server() {
 #[test]
 fn a_forward_url_off_loopback_is_a_usage_error() {
     let out = server_common::bin()
-        .args(["serve", "--listen", "udp://127.0.0.1:0", "--forward-to", "http://192.0.2.1:80"])
+        .args([
+            "serve",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--forward-to",
+            "http://192.0.2.1:80",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -280,7 +304,8 @@ fn a_failed_post_is_shown_and_counted() {
     );
     let addr = server.listening();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.send_to(b"x:1|c", addr.strip_prefix("udp://").unwrap()).unwrap();
+    udp.send_to(b"x:1|c", addr.strip_prefix("udp://").unwrap())
+        .unwrap();
     poll("the datagram to be read", || {
         (stats(&stats_path)?["datagrams_read"].as_u64()? >= 1).then_some(())
     });
@@ -289,7 +314,10 @@ fn a_failed_post_is_shown_and_counted() {
     assert!(stderr.contains("payloads_posted=0"), "{stderr}");
     let s = stats(&stats_path).unwrap();
     // One flush at least (a bucket may have closed before the stop's own flush).
-    assert!(s["forward"]["payloads_failed"].as_u64().unwrap() >= 1, "{s}");
+    assert!(
+        s["forward"]["payloads_failed"].as_u64().unwrap() >= 1,
+        "{s}"
+    );
     assert!(s["forward"]["items_failed"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["forward"]["payloads_posted"], 0, "{s}");
 }

@@ -16,9 +16,7 @@ use super::UsageError;
 use crate::net::Address;
 
 /// The listen addresses the variables ask for (empty when none is set).
-pub fn listen_addresses(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<Address>, UsageError> {
+pub fn listen_addresses(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Address>, UsageError> {
     let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     let mut out = Vec::new();
     if let Some(port) = set("DD_DOGSTATSD_PORT") {
@@ -92,7 +90,11 @@ mod tests {
         let shown: Vec<String> = a.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
-            ["udp://127.0.0.1:8125", "unixgram:///tmp/d.sock", "unix:///tmp/s.sock"]
+            [
+                "udp://127.0.0.1:8125",
+                "unixgram:///tmp/d.sock",
+                "unix:///tmp/s.sock"
+            ]
         );
         assert!(listen_addresses(env(&[("DD_DOGSTATSD_PORT", "0")]))
             .unwrap()

@@ -1,8 +1,8 @@
 //! The command line: what the user typed ("low" arguments, validated without I/O) turned into
 //! the real objects each command needs ("high" arguments), one file per command.
 
-pub mod check;
 pub mod agent_env;
+pub mod check;
 pub mod config_file;
 pub mod generate;
 pub mod inspect;

@@ -23,7 +23,9 @@ impl Encoding {
     /// Parses a `Content-Encoding` value (case and surrounding spaces ignored; none or empty
     /// is identity).
     pub fn parse(value: Option<&str>) -> Result<Encoding, String> {
-        let v = value.map(|v| v.trim().to_ascii_lowercase()).unwrap_or_default();
+        let v = value
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
         match v.as_str() {
             "" | "identity" => Ok(Encoding::Identity),
             "zstd" => Ok(Encoding::Zstd),
@@ -128,7 +130,11 @@ mod tests {
             (Encoding::Gzip, g),
             (Encoding::Identity, data.clone()),
         ] {
-            assert_eq!(decompress(enc, &body).unwrap().as_ref(), &data[..], "{enc:?}");
+            assert_eq!(
+                decompress(enc, &body).unwrap().as_ref(),
+                &data[..],
+                "{enc:?}"
+            );
         }
         assert_eq!(Encoding::parse(Some(" ZSTD ")), Ok(Encoding::Zstd));
         assert!(Encoding::parse(Some("br")).unwrap_err().contains("br"));

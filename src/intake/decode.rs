@@ -193,7 +193,12 @@ pub(super) fn protobuf_error(
             Within::Decoded,
             format!("invalid protobuf: {why}"),
         ),
-        None => DecodeError::new(endpoint, 0, Within::Decoded, format!("invalid protobuf: {e}")),
+        None => DecodeError::new(
+            endpoint,
+            0,
+            Within::Decoded,
+            format!("invalid protobuf: {e}"),
+        ),
     }
 }
 
@@ -310,6 +315,9 @@ mod tests {
     fn an_unknown_endpoint_or_encoding_is_an_error() {
         assert!(decode_payload("/nope", None, b"").is_err());
         let e = decode_payload("/api/v2/series", Some("br"), b"").unwrap_err();
-        assert!(e.to_string().contains("unsupported Content-Encoding"), "{e}");
+        assert!(
+            e.to_string().contains("unsupported Content-Encoding"),
+            "{e}"
+        );
     }
 }

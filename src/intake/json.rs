@@ -279,7 +279,10 @@ mod tests {
     #[test]
     fn intake_metadata_is_no_events_but_events_v1_refuses_it() {
         let meta = br#"{"internalHostname": "h", "meta": {}}"#;
-        assert_eq!(events("/intake/", meta, NonEvents::Allowed).unwrap(), vec![]);
+        assert_eq!(
+            events("/intake/", meta, NonEvents::Allowed).unwrap(),
+            vec![]
+        );
         assert!(events("/api/v1/events", meta, NonEvents::Refused).is_err());
         let public = br#"{"title": "t", "text": "x", "date_happened": 5, "tags": ["a:b"]}"#;
         let items = events("/api/v1/events", public, NonEvents::Refused).unwrap();

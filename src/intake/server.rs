@@ -116,10 +116,13 @@ impl Intake {
             addr,
             message: e.to_string(),
         })?;
-        let bound = server.server_addr().to_ip().ok_or_else(|| IntakeError::Bind {
-            addr,
-            message: "the server has no IP address".into(),
-        })?;
+        let bound = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| IntakeError::Bind {
+                addr,
+                message: "the server has no IP address".into(),
+            })?;
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             received: Mutex::new(Received::default()),

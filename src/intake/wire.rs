@@ -86,7 +86,9 @@ pub fn first_fault(buf: &[u8], base: usize, msg: Msg) -> Option<Fault> {
         if matches!(k, Kind::Message(_) | Kind::Str) && wire != 2 {
             return Some((
                 at,
-                format!("field {field} of {msg:?} has wire type {wire}, expected 2 (length-delimited)"),
+                format!(
+                    "field {field} of {msg:?} has wire type {wire}, expected 2 (length-delimited)"
+                ),
             ));
         }
         pos = next;
@@ -150,9 +152,17 @@ pub fn first_fault(buf: &[u8], base: usize, msg: Msg) -> Option<Fault> {
                 pos = end;
             }
             3 | 4 => {
-                return Some((at, format!("field {field} of {msg:?}: groups are not supported")))
+                return Some((
+                    at,
+                    format!("field {field} of {msg:?}: groups are not supported"),
+                ))
             }
-            w => return Some((at, format!("field {field} of {msg:?}: invalid wire type {w}"))),
+            w => {
+                return Some((
+                    at,
+                    format!("field {field} of {msg:?}: invalid wire type {w}"),
+                ))
+            }
         }
     }
     None

@@ -17,7 +17,11 @@ pub fn summary(r: &Received) -> String {
         r.errors.len()
     );
     for (path, c) in &r.payloads {
-        let _ = writeln!(out, "  {path:<22} payloads={} items={}", c.payloads, c.items);
+        let _ = writeln!(
+            out,
+            "  {path:<22} payloads={} items={}",
+            c.payloads, c.items
+        );
     }
     for (path, n) in &r.unknown {
         let _ = writeln!(out, "  unknown endpoint {path} requests={n}");
@@ -59,9 +63,18 @@ mod tests {
             "invalid protobuf: truncated",
         ));
         let s = summary(&r);
-        assert!(s.starts_with("stopped: 2 payloads, 5 items, 1 unknown-endpoint requests, 1 errors"), "{s}");
-        assert!(s.contains("/api/v2/series         payloads=2 items=5"), "{s}");
-        assert!(s.contains("unknown endpoint /api/v2/logs requests=1"), "{s}");
+        assert!(
+            s.starts_with("stopped: 2 payloads, 5 items, 1 unknown-endpoint requests, 1 errors"),
+            "{s}"
+        );
+        assert!(
+            s.contains("/api/v2/series         payloads=2 items=5"),
+            "{s}"
+        );
+        assert!(
+            s.contains("unknown endpoint /api/v2/logs requests=1"),
+            "{s}"
+        );
         assert!(s.contains("error: /api/beta/sketches: invalid protobuf: truncated (at byte 7 of the decompressed body)"), "{s}");
     }
 }

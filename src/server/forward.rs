@@ -173,7 +173,11 @@ impl Forwarder {
     }
 }
 
-fn post_with_retries(agent: &ureq::Agent, config: &ForwardConfig, post: &Post) -> Result<(), String> {
+fn post_with_retries(
+    agent: &ureq::Agent,
+    config: &ForwardConfig,
+    post: &Post,
+) -> Result<(), String> {
     let body = post
         .compressed()
         .map_err(|e| format!("cannot compress the payload: {e}"))?;
