@@ -7,6 +7,7 @@ pub mod duration;
 pub mod exit;
 pub mod export;
 pub mod inspect;
+pub mod intake;
 pub mod net;
 pub mod output;
 pub mod pipeline;

@@ -1,10 +1,12 @@
 //! The command line: what the user typed ("low" arguments, validated without I/O) turned into
 //! the real objects each command needs ("high" arguments), one file per command.
 
+pub mod agent_env;
 pub mod check;
 pub mod config_file;
 pub mod generate;
 pub mod inspect;
+pub mod intake;
 pub mod merge;
 pub mod record;
 pub mod replay;
@@ -55,6 +57,11 @@ pub enum Command {
     Record(record::RecordArgs),
     /// Run the pipeline as a standalone DogStatsD server; SIGTERM/SIGINT run the stop sequence.
     Serve(serve::ServeArgs),
+    /// Run the built-in Datadog intake: decode what a server posts (v2 series and sketches,
+    /// v1 series, service checks, events), write it as JSON lines, and on SIGTERM/SIGINT print
+    /// payloads by endpoint, unknown endpoints and decode errors.
+    #[command(after_help = intake::EXIT_CODES)]
+    Intake(intake::IntakeArgs),
 }
 
 /// A user error the command line reports with exit code 2.
@@ -74,5 +81,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(args) => replay::run(args),
         Command::Record(args) => record::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Intake(args) => intake::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! `lastbucket serve`: the embedded pipeline as a standalone DogStatsD server.
 
+use super::agent_env;
 use super::run_args::load_config;
 use super::UsageError;
 use crate::duration::parse_seconds;
@@ -8,6 +9,7 @@ use crate::net::signals::on_stop_signals;
 use crate::net::{Address, ListenOptions, Listener};
 use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
 use crate::runtime;
+use crate::server::forward::{self, ForwardConfig, Forwarder};
 use crate::server::serve::{self, ServeOptions, ServeReport};
 use clap::Args;
 use std::io::{self, BufWriter, Write};
@@ -18,14 +20,23 @@ use std::time::Duration;
 pub struct ServeArgs {
     /// Where to listen (repeatable): udp://HOST:PORT, unixgram://PATH, or unix://PATH (stream,
     /// 4-byte little-endian length before each message). Port 0 picks a free port; the bound
-    /// addresses are printed on stderr as `listening on ADDR`.
-    #[arg(long = "listen", value_name = "ADDR", required = true)]
+    /// addresses are printed on stderr as `listening on ADDR`. Without it, the agent's
+    /// variables say where: DD_DOGSTATSD_PORT (+ DD_BIND_HOST, default localhost; 0: no UDP),
+    /// DD_DOGSTATSD_SOCKET (unixgram), DD_DOGSTATSD_STREAM_SOCKET (unix stream).
+    #[arg(long = "listen", value_name = "ADDR")]
     pub listen: Vec<Address>,
 
     /// `dogstatsd_flush_incomplete_buckets`: flush the open bucket on stop (the agent's default
-    /// is off).
-    #[arg(long, value_name = "on|off", default_value = "off", value_parser = ["on", "off"])]
-    pub flush_incomplete_buckets: String,
+    /// is off). Without it: DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS=true|false, else off.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub flush_incomplete_buckets: Option<String>,
+
+    /// Also post every flush to a Datadog intake at URL (http://127.0.0.1:PORT, loopback only),
+    /// in the agent's format: v2 series and sketches as zstd protobuf, events and service checks
+    /// as the agent's JSON; DD_API_KEY is sent as the DD-API-KEY header. The last flush is
+    /// posted before serve exits; failed posts are shown and counted in the stats.
+    #[arg(long, value_name = "URL", env = "DD_DD_URL")]
+    pub forward_to: Option<String>,
 
     /// auto: workers drain their queue on stop when the flag is on (current reference);
     /// never: the behaviour before that change.
@@ -91,14 +102,52 @@ impl ServeArgs {
     }
 
     fn settings(&self) -> Result<StopSettings, UsageError> {
+        let flag = match &self.flush_incomplete_buckets {
+            Some(v) => v == "on",
+            None => agent_env::flush_incomplete_buckets(env_var)?.unwrap_or(false),
+        };
         Ok(StopSettings {
-            flush_incomplete_buckets: self.flush_incomplete_buckets == "on",
+            flush_incomplete_buckets: flag,
             batcher_drain: self
                 .batcher_drain
                 .parse::<BatcherDrain>()
                 .map_err(UsageError)?,
         })
     }
+}
+
+/// A variable of the process environment (unset or not UTF-8: none).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The listen addresses: the flags, else the agent's variables.
+fn listen_addresses(args: &ServeArgs) -> Result<Vec<Address>, UsageError> {
+    if !args.listen.is_empty() {
+        return Ok(args.listen.clone());
+    }
+    let from_env = agent_env::listen_addresses(env_var)?;
+    if from_env.is_empty() {
+        return Err(UsageError(
+            "no address to listen on: give --listen ADDR, or set DD_DOGSTATSD_PORT, \
+             DD_DOGSTATSD_SOCKET or DD_DOGSTATSD_STREAM_SOCKET"
+                .into(),
+        ));
+    }
+    Ok(from_env)
+}
+
+/// The forwarder's settings, from `--forward-to` (or DD_DD_URL), DD_API_KEY and DD_HOSTNAME.
+fn forward_config(args: &ServeArgs) -> Result<Option<ForwardConfig>, UsageError> {
+    let Some(url) = args.forward_to.as_deref().filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let url = forward::parse_url(url.trim()).map_err(|e| UsageError(e.to_string()))?;
+    Ok(Some(ForwardConfig {
+        url,
+        api_key: env_var("DD_API_KEY").filter(|k| !k.is_empty()),
+        hostname: env_var("DD_HOSTNAME").unwrap_or_default(),
+    }))
 }
 
 fn whole_seconds(s: &str) -> Option<u64> {
@@ -120,8 +169,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         buffer_size: config.buffer_size,
         so_rcvbuf: args.so_rcvbuf,
     };
+    let addresses = match listen_addresses(&args) {
+        Ok(a) => a,
+        Err(e) => return usage(e),
+    };
+    let forward_config = match forward_config(&args) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
     let mut listeners = Vec::new();
-    for a in &args.listen {
+    for a in &addresses {
         match Listener::bind(a, opts) {
             Ok(l) => listeners.push(l),
             Err(e) => return usage(e),
@@ -149,6 +206,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     for l in &listeners {
         eprintln!("listening on {}", l.address());
     }
+    if let Some(f) = &forward_config {
+        eprintln!("forwarding to {}", f.url);
+    }
+    let forward = forward_config.map(Forwarder::start);
     let report = serve::serve(
         listeners,
         ServeOptions {
@@ -157,6 +218,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             flushed_out,
             stats_json: args.stats_json.clone(),
             stats_every: STATS_EVERY,
+            forward,
         },
         stop_rx,
     )?;
@@ -243,6 +305,15 @@ fn print_summary(r: &ServeReport) {
         c.flush.events,
         c.flush.service_checks
     );
+    if let Some(f) = &r.forward {
+        eprintln!(
+            "  forward         url={} payloads_posted={} items_posted={} payloads_failed={} items_failed={}",
+            f.url, f.payloads_posted, f.items_posted, f.payloads_failed, f.items_failed
+        );
+        if let Some(e) = &f.last_error {
+            eprintln!("  forward error   {e}");
+        }
+    }
 }
 
 #[cfg(test)]

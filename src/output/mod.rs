@@ -2,6 +2,7 @@
 //! a report. Machine-readable formats live in `export`.
 
 pub mod color;
+pub mod intake;
 pub mod progress;
 pub mod stdout;
 pub mod terminal;

@@ -40,6 +40,12 @@ pub struct SketchPoint {
     pub quantiles: Vec<(f64, f64)>,
     pub tags: Vec<String>,
     pub host: String,
+    /// The sketch's bins as `(k, n)` in the agent's key mapping
+    /// ([`crate::pipeline::agent_sketch`]), sorted by key, Σn = count: what a `Dogsketch`
+    /// carries. Not written in the JSON lines (their format predates the bins, and the golden
+    /// files hold it byte for byte); kept in memory for `serve --forward-to` and the intake.
+    #[serde(skip)]
+    pub bins: Vec<(i32, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 //! driver of `check` ([`driver`]) with the arrival times of the source, the server with the
 //! system clock. Both stop it through [`stop::stop_sequence`].
 
+pub mod agent_sketch;
 pub mod assembler;
 pub mod batcher;
 pub mod clock;

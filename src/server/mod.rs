@@ -6,4 +6,5 @@
 //! pipeline run its stop sequence. The async runtime is named only in [`crate::runtime`].
 
 pub mod feed;
+pub mod forward;
 pub mod serve;

@@ -10,6 +10,7 @@
 //! [`Pipeline::stop`]) — the same order and code as `check`.
 
 use super::feed::{self, Feed};
+use super::forward::{ForwardStats, Forwarder};
 use crate::net::drops::DropScope;
 use crate::net::listener::{Listener, ListenerCounts, ListenerStats, Received};
 use crate::net::CHANNEL_CAPACITY;
@@ -34,6 +35,9 @@ pub struct ServeOptions {
     /// Rewritten (atomically) every `stats_every` while running and once at the end.
     pub stats_json: Option<PathBuf>,
     pub stats_every: Duration,
+    /// `--forward-to`: every flush is also posted to an intake, the last one before
+    /// [`serve`] returns.
+    pub forward: Option<Forwarder>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +102,9 @@ pub struct ServeReport {
     /// The reader of the flushed output went away (broken pipe): the server stopped itself, and
     /// what it flushed after that was not written.
     pub flushed_out_closed: bool,
+    /// `--forward-to`: payloads posted and failed (final once the server stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<ForwardStats>,
 }
 
 struct Watched {
@@ -149,6 +156,7 @@ struct ServeFeed {
     stats_json: Option<PathBuf>,
     stats_every: Duration,
     last_stats: Instant,
+    forward: Option<Forwarder>,
 }
 
 impl ServeFeed {
@@ -166,6 +174,7 @@ impl ServeFeed {
             lost: LostSummary::of(&counters),
             stage_counters: counters,
             flushed_out_closed: self.out_closed,
+            forward: self.forward.as_ref().map(Forwarder::stats),
         }
     }
 }
@@ -185,6 +194,11 @@ impl Feed for ServeFeed {
     /// way a signal does: the listeners stop, everything they read goes through the stop
     /// sequence, and the exit is clean; only the writing stops. Other write errors end it.
     fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()> {
+        // Forwarded first and whatever happens to the output: the intake is the server's
+        // real destination.
+        if let Some(f) = &self.forward {
+            f.send(&items);
+        }
         if self.out_closed {
             return Ok(());
         }
@@ -264,6 +278,7 @@ pub fn serve(
         stats_json: opts.stats_json,
         stats_every: opts.stats_every,
         last_stats: Instant::now(),
+        forward: opts.forward,
     };
     let stats_err = |path: &Path, error| ServeError::Stats {
         path: path.to_path_buf(),
@@ -290,8 +305,11 @@ pub fn serve(
         for t in tasks {
             stopped.push(t.await);
         }
+        // Every flush, the stop sequence's included, is posted before the report is final.
+        let forwarded = feed.forward.take().map(Forwarder::finish);
         // Read while the sockets are still open: a closed socket's drop counter is gone.
-        let report = feed.report(&pipeline, false);
+        let mut report = feed.report(&pipeline, false);
+        report.forward = forwarded;
         // Dropping the stopped listeners closes their sockets and removes socket files.
         drop(stopped);
         if let Some(path) = &feed.stats_json {

@@ -50,8 +50,28 @@ impl Running {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut child = bin()
-            .args(args)
+        Running::spawn_command(bin().args(args), stdout)
+    }
+
+    /// [`Running::spawn`] with these environment variables set, and every other `DD_`
+    /// variable of the test's own environment removed (so only the test configures the child).
+    pub fn spawn_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = bin();
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("DD_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(args).envs(env.iter().copied());
+        Running::spawn_command(&mut cmd, Stdio::null())
+    }
+
+    fn spawn_command(cmd: &mut std::process::Command, stdout: Stdio) -> Running {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(Stdio::piped())

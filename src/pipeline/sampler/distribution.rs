@@ -1,7 +1,9 @@
 //! Distributions: one sketch per context and bucket. The summary (count, sum, min, max, avg)
 //! is kept exactly as the reference's `quantile.Summary` keeps it (count += int64(1/rate),
-//! sum += value × 1/rate); quantiles come from a DDSketch (sketches-ddsketch).
+//! sum += value × 1/rate); quantiles come from a DDSketch (sketches-ddsketch). The agent's
+//! own bins (k/n, what `serve --forward-to` posts) are kept beside it with the exact weights.
 
+use crate::pipeline::agent_sketch::AgentBins;
 use sketches_ddsketch::{Config, DDSketch};
 
 /// Cap on how many times one weighted value is inserted into the DDSketch: the summary stays
@@ -11,6 +13,8 @@ const MAX_SKETCH_WEIGHT: i64 = 1_000;
 #[derive(Clone)]
 pub struct Distribution {
     pub sketch: DDSketch,
+    /// The agent's bins of the same values, weighted as the count (Σn = count).
+    pub bins: AgentBins,
     pub count: i64,
     pub sum: f64,
     pub min: f64,
@@ -33,6 +37,7 @@ impl Default for Distribution {
     fn default() -> Self {
         Distribution {
             sketch: DDSketch::new(Config::defaults()),
+            bins: AgentBins::default(),
             count: 0,
             sum: 0.0,
             min: 0.0,
@@ -69,6 +74,7 @@ impl Distribution {
                 self.avg += (value - self.avg) * cnt as f64 / self.count as f64;
             }
         }
+        self.bins.insert(value, cnt.max(0) as u64);
         for _ in 0..cnt.clamp(1, MAX_SKETCH_WEIGHT) {
             self.sketch.add(value);
         }
@@ -98,5 +104,7 @@ mod tests {
         assert_eq!(d.max, 4.0);
         let q = d.quantiles();
         assert_eq!(q.len(), 3);
+        let n: u64 = d.bins.to_bins().iter().map(|(_, n)| n).sum();
+        assert_eq!(n, d.count as u64);
     }
 }

@@ -202,6 +202,7 @@ impl TimeSampler {
                     max: d.max,
                     avg: d.avg,
                     quantiles: d.quantiles(),
+                    bins: d.bins.to_bins(),
                     tags: context.tags.clone(),
                     host: context.host.clone(),
                 }));
