@@ -62,7 +62,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         }
         Err(e) => {
             eprintln!("Error: {e}");
-            Ok(crate::exit::INPUT)
+            Ok(crate::exit::OUTPUT)
         }
     }
 }

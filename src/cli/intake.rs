@@ -92,7 +92,7 @@ pub fn run(args: IntakeArgs) -> anyhow::Result<i32> {
     eprint!("{}", crate::output::intake::summary(&received));
     if let Some(e) = write_error {
         eprintln!("Error: cannot write the decoded items: {e}");
-        return Ok(crate::exit::INPUT);
+        return Ok(crate::exit::OUTPUT);
     }
     Ok(if received.errors.is_empty() {
         crate::exit::SUCCESS
