@@ -2,7 +2,7 @@
 //! and into a bare `recvmmsg` reader, in the same run, for the same datagrams.
 //!
 //! ```text
-//! udp_bench run --serve BIN [--rates 50000,100000,200000,400000] [--seconds 2]
+//! udp_bench run --serve BIN [--rates 50000,100000,150000,200000,300000,400000] [--seconds 2]
 //!               [--readers N] [--so-rcvbuf BYTES]   the table, in markdown, on stdout
 //! udp_bench send ADDR RATE SECONDS                  (a child of `run`) prints `sent N`
 //! udp_bench bare STATS_FILE [SO_RCVBUF]             (a child of `run`) reads until SIGTERM
@@ -248,7 +248,9 @@ fn one(mut cmd: Command, stats: &std::path::Path, rate: u64, seconds: u64) -> Op
 
 fn run(args: &[String]) -> i32 {
     let mut serve_bin = None;
-    let mut rates = vec![50_000u64, 100_000, 200_000, 400_000];
+    // The four rates of the issue, and two between them: the grid is what "highest rate" can
+    // resolve.
+    let mut rates = vec![50_000u64, 100_000, 150_000, 200_000, 300_000, 400_000];
     let mut seconds = 2;
     let mut readers = 1;
     let mut so_rcvbuf: Option<u64> = None;
