@@ -137,7 +137,7 @@ impl Matcher {
     }
 
     fn resolve(&mut self, r: &Received<'_>, fate: impl Fn(u64) -> Fate) -> Matched {
-        if let Some(seq) = self.marker.parse(&r.payload) {
+        if let Some(seq) = self.marker.parse(r.payload) {
             if self.counts.marker.is_none() {
                 self.end_of_stream(seq);
             }
@@ -164,7 +164,7 @@ impl Matcher {
     fn locate(&mut self, r: &Received<'_>) -> Option<usize> {
         let same = |e: &SentEntry| {
             if r.truncated {
-                e.payload.len() >= r.payload.len() && e.payload.starts_with(&r.payload)
+                e.payload.len() >= r.payload.len() && e.payload.starts_with(r.payload)
             } else {
                 e.payload == r.payload
             }
