@@ -1,7 +1,8 @@
 //! Sockets, below every command that uses them: addresses (`udp://`, `unixgram://`, `unix://`),
 //! the length-prefixed framing of Unix streams, the listeners that read (batched `recvmmsg`
-//! reads on reader threads, with the kernel's drop counters), the client that sends, and the stop signals. `serve`, `record`, `replay` and
-//! check's socket transport all build on these; nothing here knows about them.
+//! reads on reader threads, with the kernel's drop counters), the client that sends, and the
+//! stop signals. `serve`, `record`, `replay` and check's socket transport all build on these;
+//! nothing here knows about them.
 
 pub mod address;
 pub mod batch_read;
