@@ -4,8 +4,9 @@
 //! The writer flushes after every record, so a recorder that is killed leaves a file that reads
 //! back up to its last complete record (see [`crate::source::CaptureWriter`]).
 
+use crate::net::batch_read::ReadBatch;
 use crate::net::drops::DropScope;
-use crate::net::listener::{Listener, ListenerCounts, Received};
+use crate::net::listener::{Listener, ListenerCounts};
 use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::clock::WallClock;
 use crate::runtime::{self, first, sleep_until, Receiver};
@@ -50,7 +51,7 @@ pub fn record(
     let deadline = limits.duration.map(|d| Instant::now() + d);
     let mut stats = RecordStats::default();
     let result = runtime::block_on(async {
-        let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
+        let (tx, rx) = runtime::bounded::<ReadBatch>(CHANNEL_CAPACITY);
         let (stop_listener, listener_stop) = runtime::bounded::<()>(1);
         let task = runtime::spawn(listener.run(tx, listener_stop));
         if limits.count == Some(0) {
@@ -85,25 +86,27 @@ pub fn record(
             match next {
                 // The listener has stopped and everything it read has been taken.
                 Some(Err(_)) => break,
-                Some(Ok(r)) => {
-                    if limits.count.is_some_and(|c| stats.datagrams >= c) {
-                        stats.not_written += 1;
-                        continue;
-                    }
-                    let mut payload = r.payload;
-                    if r.truncated {
-                        payload.truncate(buffer_size);
-                        stats.truncated += 1;
-                    }
-                    stats.bytes += payload.len() as u64;
-                    writer.write(&Datagram {
-                        ts_ns: clock.ns(r.at),
-                        payload,
-                    })?;
-                    stats.datagrams += 1;
-                    if limits.count.is_some_and(|c| stats.datagrams >= c) {
-                        stop_listener.close();
-                        stopping = true;
+                Some(Ok(batch)) => {
+                    for r in batch.iter() {
+                        if limits.count.is_some_and(|c| stats.datagrams >= c) {
+                            stats.not_written += 1;
+                            continue;
+                        }
+                        let mut payload = r.payload;
+                        if r.truncated {
+                            payload = &payload[..buffer_size.min(payload.len())];
+                            stats.truncated += 1;
+                        }
+                        stats.bytes += payload.len() as u64;
+                        writer.write(&Datagram {
+                            ts_ns: clock.ns(r.at),
+                            payload: payload.to_vec(),
+                        })?;
+                        stats.datagrams += 1;
+                        if limits.count.is_some_and(|c| stats.datagrams >= c) {
+                            stop_listener.close();
+                            stopping = true;
+                        }
                     }
                 }
                 None => {

@@ -73,6 +73,12 @@ pub struct ServeArgs {
     /// SO_RCVBUF of the listening sockets (default: the system's).
     #[arg(long, value_name = "BYTES")]
     pub so_rcvbuf: Option<usize>,
+
+    /// Sockets (each with its reader thread and packets buffer) per UDP address, sharing its
+    /// port with SO_REUSEPORT; the kernel spreads senders over them. Unix addresses get one.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub readers: u16,
 }
 
 /// How often `--stats-json` is rewritten while the server runs.
@@ -179,8 +185,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     };
     let mut listeners = Vec::new();
     for a in &addresses {
-        match Listener::bind(a, opts) {
-            Ok(l) => listeners.push(l),
+        match Listener::bind_readers(a, opts, usize::from(args.readers)) {
+            Ok(l) => listeners.extend(l),
             Err(e) => return usage(e),
         }
     }
@@ -203,8 +209,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let _signals = on_stop_signals(move || {
         stop_tx.close();
     })?;
+    // Once per address: the readers of one address are listed together.
+    let mut printed: Option<&Address> = None;
     for l in &listeners {
-        eprintln!("listening on {}", l.address());
+        if printed != Some(l.address()) {
+            eprintln!("listening on {}", l.address());
+            printed = Some(l.address());
+        }
     }
     if let Some(f) = &forward_config {
         eprintln!("forwarding to {}", f.url);

@@ -57,6 +57,25 @@ impl FrameReader {
         Ok(n)
     }
 
+    /// The next complete message already buffered, if any, borrowed from the buffer (valid
+    /// until the next fill): the listener copies it into its batch without allocating.
+    pub fn next_frame_slice(&mut self) -> Result<Option<&[u8]>, FrameTooLong> {
+        let avail = &self.buf[self.start..];
+        let Some(prefix) = avail.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(FrameTooLong(len));
+        }
+        if avail.len() < 4 + len {
+            return Ok(None);
+        }
+        let at = self.start + 4;
+        self.start += 4 + len;
+        Ok(Some(&self.buf[at..at + len]))
+    }
+
     /// The next complete message already buffered, if any.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameTooLong> {
         let avail = &self.buf[self.start..];

@@ -8,7 +8,7 @@
 //! caller run the pipeline's stop sequence — producers stop before consumers, so nothing read
 //! is left behind in the channel.
 
-use crate::net::listener::Received;
+use crate::net::batch_read::{ReadBatch, Received};
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
 use crate::pipeline::{Event, Pipeline};
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// How often the pipeline's timers are moved when the channel is idle.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// Most datagrams taken from the channel between two looks at the clock.
+/// Most datagrams taken from the channel between two looks at the clock (whole read batches
+/// are taken, so a look may come up to one batch later).
 const BATCH: usize = 256;
 
 /// What a driver decides around the pipeline task.
@@ -28,7 +29,7 @@ pub trait Feed {
     fn ts_of(&self, at: Instant) -> u64;
     /// The id under which a datagram read at `ts_ns` enters the pipeline, or `None` to leave it
     /// out (it is not part of the stream).
-    fn admit(&mut self, r: &Received, ts_ns: u64) -> Option<DatagramId>;
+    fn admit(&mut self, r: &Received<'_>, ts_ns: u64) -> Option<DatagramId>;
     /// Items the pipeline has just flushed.
     fn flushed(&mut self, items: Vec<FlushedItem>) -> io::Result<()>;
 
@@ -57,7 +58,7 @@ pub trait Feed {
 /// datagrams handed to the pipeline.
 pub async fn run(
     pipeline: &mut Pipeline,
-    rx: &Receiver<Received>,
+    rx: &Receiver<ReadBatch>,
     feed: &mut dyn Feed,
     tick: Duration,
 ) -> io::Result<u64> {
@@ -71,11 +72,15 @@ pub async fn run(
         .await;
         match got {
             Some(Err(_closed)) => return Ok(delivered),
-            Some(Ok(r)) => {
-                delivered += deliver(pipeline, &r, feed)?;
-                for _ in 0..BATCH {
+            Some(Ok(batch)) => {
+                let mut taken = batch.len();
+                delivered += deliver_batch(pipeline, batch, feed)?;
+                while taken < BATCH {
                     match rx.try_recv() {
-                        Ok(r) => delivered += deliver(pipeline, &r, feed)?,
+                        Ok(batch) => {
+                            taken += batch.len();
+                            delivered += deliver_batch(pipeline, batch, feed)?;
+                        }
                         Err(_) => break,
                     }
                 }
@@ -92,16 +97,30 @@ pub async fn run(
     }
 }
 
+/// Hands a read batch over, datagram by datagram; dropping it gives its buffers back to its
+/// reader.
+fn deliver_batch(
+    pipeline: &mut Pipeline,
+    batch: ReadBatch,
+    feed: &mut dyn Feed,
+) -> io::Result<u64> {
+    let mut n = 0;
+    for r in batch.iter() {
+        n += deliver(pipeline, &r, feed)?;
+    }
+    Ok(n)
+}
+
 /// Hands one datagram over. Its time never goes back before the pipeline's clock: a datagram
 /// that waited in the channel while a tick moved the clock enters at the clock's time, like a
 /// late read.
-fn deliver(pipeline: &mut Pipeline, r: &Received, feed: &mut dyn Feed) -> io::Result<u64> {
+fn deliver(pipeline: &mut Pipeline, r: &Received<'_>, feed: &mut dyn Feed) -> io::Result<u64> {
     let ts = feed.ts_of(r.at).max(pipeline.now_ns());
     let Some(id) = feed.admit(r, ts) else {
         return Ok(0);
     };
     pipeline
-        .deliver(r.listener, id, ts, &r.payload)
+        .deliver(r.listener, id, ts, r.payload)
         .map_err(io::Error::other)?;
     emit(pipeline, feed)?;
     Ok(1)

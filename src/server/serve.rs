@@ -11,8 +11,9 @@
 
 use super::feed::{self, Feed};
 use super::forward::{ForwardStats, Forwarder};
+use crate::net::batch_read::{ReadBatch, Received};
 use crate::net::drops::DropScope;
-use crate::net::listener::{Listener, ListenerCounts, ListenerStats, Received};
+use crate::net::listener::{Listener, ListenerCounts, ListenerStats};
 use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::clock::WallClock;
 use crate::pipeline::counters::StageCounters;
@@ -184,7 +185,7 @@ impl Feed for ServeFeed {
         self.clock.ns(at)
     }
 
-    fn admit(&mut self, _r: &Received, _ts_ns: u64) -> Option<DatagramId> {
+    fn admit(&mut self, _r: &Received<'_>, _ts_ns: u64) -> Option<DatagramId> {
         let id = self.next_id;
         self.next_id += 1;
         Some(id)
@@ -285,7 +286,7 @@ pub fn serve(
         error,
     };
     runtime::block_on(async {
-        let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
+        let (tx, rx) = runtime::bounded::<ReadBatch>(CHANNEL_CAPACITY);
         let tasks: Vec<_> = listeners
             .into_iter()
             .enumerate()

@@ -127,17 +127,17 @@ impl Matcher {
     }
 
     /// A payload read while listening, to enter the pipeline at `ts_ns`.
-    pub fn read(&mut self, r: &Received, ts_ns: u64) -> Matched {
+    pub fn read(&mut self, r: &Received<'_>, ts_ns: u64) -> Matched {
         self.resolve(r, |id| Fate::Read { id, ts_ns })
     }
 
     /// A payload found in the socket after the listener stopped.
-    pub fn unread(&mut self, r: &Received) -> Matched {
+    pub fn unread(&mut self, r: &Received<'_>) -> Matched {
         self.resolve(r, |id| Fate::Unread { id })
     }
 
-    fn resolve(&mut self, r: &Received, fate: impl Fn(u64) -> Fate) -> Matched {
-        if let Some(seq) = self.marker.parse(&r.payload) {
+    fn resolve(&mut self, r: &Received<'_>, fate: impl Fn(u64) -> Fate) -> Matched {
+        if let Some(seq) = self.marker.parse(r.payload) {
             if self.counts.marker.is_none() {
                 self.end_of_stream(seq);
             }
@@ -161,10 +161,10 @@ impl Matcher {
 
     /// Index in `pending` of the first datagram with these bytes, pulling sent records in as
     /// needed.
-    fn locate(&mut self, r: &Received) -> Option<usize> {
+    fn locate(&mut self, r: &Received<'_>) -> Option<usize> {
         let same = |e: &SentEntry| {
             if r.truncated {
-                e.payload.len() >= r.payload.len() && e.payload.starts_with(&r.payload)
+                e.payload.len() >= r.payload.len() && e.payload.starts_with(r.payload)
             } else {
                 e.payload == r.payload
             }
@@ -207,9 +207,9 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    fn rec(p: &[u8]) -> Received {
+    fn rec(p: &[u8]) -> Received<'_> {
         Received {
-            payload: p.to_vec(),
+            payload: p,
             at: Instant::now(),
             truncated: false,
             listener: 0,

@@ -5,9 +5,10 @@
 use super::matcher::{MatchCounts, Matched, Matcher};
 use super::RunResult;
 use super::StreamClock;
+use crate::net::batch_read::{ReadBatch, Received};
 use crate::net::drops::DropScope;
 use crate::net::frame::FrameReader;
-use crate::net::listener::{Leftover, Listener, Received};
+use crate::net::listener::{Leftover, Listener};
 use crate::net::CHANNEL_CAPACITY;
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
@@ -53,7 +54,7 @@ impl Feed for TransportFeed<'_> {
         self.clock.ts(at)
     }
 
-    fn admit(&mut self, r: &Received, ts_ns: u64) -> Option<DatagramId> {
+    fn admit(&mut self, r: &Received<'_>, ts_ns: u64) -> Option<DatagramId> {
         match self.matcher.read(r, ts_ns) {
             Matched::Sent(id) => Some(id),
             Matched::Marker(_) => {
@@ -94,7 +95,7 @@ pub(super) async fn receive(r: Receiving) -> ReceiverOutcome {
         .drops()
         .filter(|(_, scope)| *scope == DropScope::Socket)
         .map(|(d, _)| d);
-    let (tx, rx) = runtime::bounded::<Received>(CHANNEL_CAPACITY);
+    let (tx, rx) = runtime::bounded::<ReadBatch>(CHANNEL_CAPACITY);
     let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
     let listening = runtime::spawn(listener.run(tx, stop_rx.clone()));
     let controller = runtime::spawn(control(
@@ -190,12 +191,14 @@ async fn drain(
     buffer_size: usize,
     abort: &Receiver<()>,
 ) {
-    let received = |payload: &[u8]| Received {
-        truncated: payload.len() > buffer_size,
-        payload: payload.to_vec(),
-        at: Instant::now(),
-        listener: 0,
-    };
+    fn received(payload: &[u8], buffer_size: usize) -> Received<'_> {
+        Received {
+            truncated: payload.len() > buffer_size,
+            payload,
+            at: Instant::now(),
+            listener: 0,
+        }
+    }
     match leftover {
         Leftover::Datagram(sock) => {
             let mut buf = vec![0u8; buffer_size + 1];
@@ -206,7 +209,7 @@ async fn drain(
                 });
                 match read.await {
                     Some(Ok(n)) => {
-                        matcher.unread(&received(&buf[..n]));
+                        matcher.unread(&received(&buf[..n], buffer_size));
                     }
                     Some(Err(_)) => runtime::sleep(Duration::from_millis(1)).await,
                     None => return,
@@ -231,7 +234,7 @@ async fn drain(
                 loop {
                     while let Ok(Some(mut frame)) = c.next_frame() {
                         frame.truncate(buffer_size + 1);
-                        matcher.unread(&received(&frame));
+                        matcher.unread(&received(&frame, buffer_size));
                         if matcher.marker_seen() {
                             return;
                         }
