@@ -107,10 +107,16 @@ pub struct ResolvedStop {
     pub point: StopPoint,
 }
 
-/// A `packets:N` past the end of a stream of `datagrams`: an error rather than a scenario
-/// named for what it did not do. Checked once the stream's length is known (after `check`'s
-/// pass, which is what counts it).
-pub fn check_length(moments: &[StopMoment], datagrams: u64) -> Result<(), MomentError> {
+/// Stop moments the stream cannot have are errors rather than scenarios named for what they
+/// did not do: a `packets:N` past its last packet, a `t:` or `phase:` past its last timestamp.
+/// Checked once the stream's length and span are known (after `check`'s pass, which is what
+/// reads them).
+pub fn check_inside(
+    moments: &[StopMoment],
+    stops: &[ResolvedStop],
+    shape: &StreamShape,
+) -> Result<(), MomentError> {
+    let datagrams = shape.datagrams;
     for m in moments {
         if let StopMoment::Packets(n) = m {
             if *n > datagrams {
@@ -123,11 +129,26 @@ pub fn check_length(moments: &[StopMoment], datagrams: u64) -> Result<(), Moment
             }
         }
     }
+    for stop in stops {
+        if let Some(at) = stop.point.at_ns.filter(|at| *at > shape.last_ns) {
+            let s = |ns: u64| ns.saturating_sub(shape.first_ns) as f64 / NANOS_PER_SEC as f64;
+            return Err(MomentError {
+                input: stop.spec.clone(),
+                why: format!(
+                    "it falls {:.3} s into the stream, which ends at {:.3} s (use end to stop \
+                     after the last packet)",
+                    s(at),
+                    s(shape.last_ns)
+                ),
+            });
+        }
+    }
     Ok(())
 }
 
 /// Places a moment on the stream. `bucket_seconds` sizes the phase; `seed` fixes random moments.
-/// A phase past the bucket is an error; a packet count is checked by [`check_length`].
+/// A phase past the bucket is an error; whether the stream has the moment is checked by
+/// [`check_inside`].
 pub fn resolve(
     moment: &StopMoment,
     shape: &StreamShape,
@@ -284,15 +305,25 @@ mod tests {
     }
 
     #[test]
-    fn packets_past_the_end_are_refused() {
+    fn moments_past_the_end_are_refused() {
         let shape = StreamShape {
             datagrams: 10,
             first_ns: 0,
-            last_ns: 1,
+            last_ns: 5 * NANOS_PER_SEC,
         };
-        assert!(check_length(&[StopMoment::Packets(10)], shape.datagrams).is_ok());
-        let e = check_length(&[StopMoment::Packets(11)], shape.datagrams).unwrap_err();
+        let stops = |m: &StopMoment| resolve(m, &shape, 10, 0).unwrap();
+        let ok = [StopMoment::Packets(10), StopMoment::Time(5.0)];
+        let all: Vec<ResolvedStop> = ok.iter().flat_map(stops).collect();
+        assert!(check_inside(&ok, &all, &shape).is_ok());
+        let e = check_inside(&[StopMoment::Packets(11)], &[], &shape).unwrap_err();
         assert!(e.to_string().contains("only 10 packets"), "{e}");
+        for late in [
+            StopMoment::Time(5.5),
+            StopMoment::Phase(Phase::Percent(60.0)),
+        ] {
+            let e = check_inside(&[late.clone()], &stops(&late), &shape).unwrap_err();
+            assert!(e.to_string().contains("which ends at 5.000 s"), "{e}");
+        }
     }
 
     #[test]

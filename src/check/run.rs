@@ -276,7 +276,12 @@ fn run_virtual(
         }
         pass.map_err(CheckError::Input)
     })?;
-    moment::check_length(&plan.moments, summary.datagrams)?;
+    let whole = StreamShape {
+        datagrams: summary.datagrams,
+        first_ns: summary.first_ns,
+        last_ns: summary.last_ns,
+    };
+    moment::check_inside(&plan.moments, &stops, &whole)?;
     let first_ns = summary.first_ns;
     let mut report = new_report(
         source_info(opener, summary.datagrams, summary.lines, summary.samples),
@@ -374,8 +379,8 @@ fn run_over_sockets(
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     let (shape, source) = survey(opener, &plan.config)?;
-    moment::check_length(&plan.moments, shape.datagrams)?;
     let (stops, shard) = resolve_all(plan, &shape)?;
+    moment::check_inside(&plan.moments, &stops, &shape)?;
     observer.planned(stops.len() * plan.settings.len());
     let mut report = new_report(source, shard);
     for stop in &stops {
