@@ -3,7 +3,7 @@
 
 use super::driver::StopPoint;
 use crate::duration::parse_seconds;
-use crate::pipeline::clock::NANOS_PER_SEC;
+use crate::pipeline::clock::{MAX_TS_NS, NANOS_PER_SEC};
 use rand::{Rng, SeedableRng};
 use std::fmt;
 use std::str::FromStr;
@@ -145,7 +145,24 @@ pub fn resolve(
             )));
         }
     }
+    if let StopMoment::Time(t) = moment {
+        // The clock cannot run there (an arrival that late is refused too).
+        let past = shape
+            .first_ns
+            .checked_add(time_offset_ns(*t))
+            .is_none_or(|at| at > MAX_TS_NS);
+        if past {
+            return Err(err(
+                "past the latest time the check's clock runs to (in 2262)".into(),
+            ));
+        }
+    }
     Ok(place(moment, shape, bucket_seconds, seed))
+}
+
+/// `t:` seconds in nanoseconds (a float past u64 saturates; `resolve` refuses it).
+fn time_offset_ns(t: f64) -> u64 {
+    (t * NANOS_PER_SEC as f64).round() as u64
 }
 
 fn place(
@@ -177,7 +194,7 @@ fn place(
         StopMoment::Time(t) => {
             vec![ResolvedStop {
                 spec: moment.to_string(),
-                point: at(shape.first_ns + (t * NANOS_PER_SEC as f64).round() as u64),
+                point: at(shape.first_ns.saturating_add(time_offset_ns(*t))),
             }]
         }
         StopMoment::Phase(p) => {

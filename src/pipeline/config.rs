@@ -145,6 +145,27 @@ pub struct ConfigError {
     pub why: &'static str,
 }
 
+/// Upper bounds of the settings. The reference sets none, but a value past them is a typo,
+/// not a mirrored agent config: sizes past them would preallocate more memory than a machine
+/// has (a batch, a packets buffer, a worker each allocate their size up front), and periods
+/// past them would overflow the virtual clock's nanoseconds (each is far beyond what any
+/// agent runs with, and leaves the clock's range, [`super::clock::MAX_TS_NS`], room for
+/// every timer's next tick).
+pub mod limits {
+    /// `buffer_size`: 16 MiB (a UDP datagram is at most 64 KiB).
+    pub const BUFFER_SIZE: usize = 1 << 24;
+    /// `packet_buffer_size` and `batch_size`.
+    pub const BATCH: usize = 1 << 20;
+    /// `queue_size`, in batches.
+    pub const QUEUE_SIZE: usize = 1 << 20;
+    /// `workers` and `pipeline_count`.
+    pub const THREADS: usize = 1024;
+    /// Every period and delay (flush timeout, flush interval, bucket, queue latency): a year.
+    pub const PERIOD_S: u64 = 365 * 86_400;
+    /// `expiry_seconds`: a century.
+    pub const EXPIRY_S: i64 = 100 * 365 * 86_400;
+}
+
 impl PipelineConfig {
     /// Workers actually used: the reference default is `max(2, cores − 2)`.
     pub fn worker_count(&self) -> usize {
@@ -230,6 +251,66 @@ impl PipelineConfig {
             "expiry_seconds",
             self.expiry_seconds.to_string(),
             "must be >= 0",
+        )?;
+        let at_most = |v: u64, max: u64, key: &'static str, why: &'static str| {
+            check(v <= max, key, v.to_string(), why)
+        };
+        at_most(
+            self.buffer_size as u64,
+            limits::BUFFER_SIZE as u64,
+            "buffer_size",
+            "must be at most 16 MiB",
+        )?;
+        for (v, key) in [
+            (self.packet_buffer_size, "packet_buffer_size"),
+            (self.batch_size, "batch_size"),
+        ] {
+            at_most(
+                v as u64,
+                limits::BATCH as u64,
+                key,
+                "must be at most 1048576",
+            )?;
+        }
+        at_most(
+            self.queue_size as u64,
+            limits::QUEUE_SIZE as u64,
+            "queue_size",
+            "must be at most 1048576",
+        )?;
+        for (v, key) in [
+            (self.workers, "workers"),
+            (self.pipeline_count, "pipeline_count"),
+        ] {
+            at_most(
+                v as u64,
+                limits::THREADS as u64,
+                key,
+                "must be at most 1024",
+            )?;
+        }
+        let year_ms = limits::PERIOD_S * 1000;
+        for (v, max, key) in [
+            (
+                self.packet_buffer_flush_timeout_ms,
+                year_ms,
+                "packet_buffer_flush_timeout_ms",
+            ),
+            (self.queue_latency_ms, year_ms, "queue_latency_ms"),
+            (self.flush_interval_s, limits::PERIOD_S, "flush_interval_s"),
+            (
+                self.bucket_seconds.max(0) as u64,
+                limits::PERIOD_S,
+                "bucket_seconds",
+            ),
+        ] {
+            at_most(v, max, key, "must be at most a year")?;
+        }
+        check(
+            self.expiry_seconds <= limits::EXPIRY_S,
+            "expiry_seconds",
+            self.expiry_seconds.to_string(),
+            "must be at most a century",
         )?;
         for a in &self.histogram_aggregates {
             check(
