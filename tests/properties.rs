@@ -301,7 +301,7 @@ mod model {
             }
         }
 
-        fn to_buffer(&mut self, packet: Vec<usize>) {
+        fn hand_to_buffer(&mut self, packet: Vec<usize>) {
             self.buffered.push(packet);
             if self.buffered.len() >= self.packet_buffer_size {
                 self.parse_buffered();
@@ -319,7 +319,7 @@ mod model {
                 }
                 if !self.assembling.is_empty() {
                     let p = std::mem::take(&mut self.assembling);
-                    self.to_buffer(p);
+                    self.hand_to_buffer(p);
                 }
                 self.parse_buffered();
                 self.next_tick += self.period;
@@ -328,12 +328,12 @@ mod model {
 
         pub fn receive(&mut self, i: usize, len: usize) {
             if !self.udp {
-                self.to_buffer(vec![i]);
+                self.hand_to_buffer(vec![i]);
                 return;
             }
             if !self.assembling.is_empty() && self.assembled_len + 1 + len > self.buffer_size {
                 let p = std::mem::take(&mut self.assembling);
-                self.to_buffer(p);
+                self.hand_to_buffer(p);
             }
             self.assembled_len = if self.assembling.is_empty() {
                 len

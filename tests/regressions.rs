@@ -178,3 +178,17 @@ fn settings_at_their_limits_run() {
         assert!(s.accounting_errors.is_empty(), "{}", s.name);
     }
 }
+
+/// The generator accepted a start up to the year 2286, past the check's clock (2262): such a
+/// stream would now fail the check as input. The generator's range ends in 2255 instead.
+#[test]
+fn generator_start_past_the_clock_range_is_refused_up_front() {
+    use lastbucket::source::generate::GeneratorConfig;
+    let e = GeneratorConfig::from_spec("gen:start_ts=9500000000").unwrap_err();
+    assert!(e.to_string().contains("start_ts"), "{e}");
+    // The latest start with the longest duration (100 days) still ends within the clock.
+    let c = GeneratorConfig::from_spec("gen:start_ts=9000000000,duration=2400h").unwrap();
+    let first = lastbucket::source::generate::generate(&c).next().unwrap();
+    assert_eq!(first.ts_ns, 9_000_000_000 * 1_000_000_000);
+    assert!(first.ts_ns + 2400 * 3600 * 1_000_000_000 < MAX_TS_NS);
+}
