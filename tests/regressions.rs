@@ -192,3 +192,62 @@ fn generator_start_past_the_clock_range_is_refused_up_front() {
     assert_eq!(first.ts_ns, 9_000_000_000 * 1_000_000_000);
     assert!(first.ts_ns + 2400 * 3600 * 1_000_000_000 < MAX_TS_NS);
 }
+
+/// A counter sampled at `@0` flushes `0 × 1/0 = NaN`; the oracle expects the same NaN, and
+/// NaN equals nothing: every such point was an accounting error (found by `embedded_check`).
+/// Infinities agreed with any expected number (their relative tolerance is infinite); now a
+/// non-finite value agrees only with the same one.
+#[test]
+fn nan_from_a_zero_sample_rate_was_an_accounting_error() {
+    let lines: &[&[u8]] = &[
+        b"a:0|c|@0",
+        b"b:1e308|c|@0.001",
+        b"h:0|h|@0\nh:1|h",
+        b"d:0|d|@0",
+        b"g:1|g|@0",
+    ];
+    let mut datagrams: Vec<Datagram> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Datagram {
+            ts_ns: 1_700_000_000_000_000_000 + i as u64 * 1_000_000,
+            payload: l.to_vec(),
+        })
+        .collect();
+    // A second bucket, so that the first is closed and flushed with the flag off too.
+    datagrams.push(Datagram {
+        ts_ns: 1_700_000_020_000_000_000,
+        payload: b"z:1|c".to_vec(),
+    });
+    let mut p = plan(vec![StopMoment::End]);
+    p.settings = vec![
+        StopSettings::default(),
+        StopSettings {
+            flush_incomplete_buckets: true,
+            ..StopSettings::default()
+        },
+    ];
+    let report = run_check(&p, &Datagrams(datagrams), &mut ()).unwrap();
+    for s in &report.scenarios {
+        assert!(
+            s.accounting_errors.is_empty(),
+            "{}: {:?}",
+            s.name,
+            s.accounting_errors
+        );
+        assert!(s.counts.identity_holds(), "{}", s.name);
+    }
+}
+
+/// The rule itself: NaN agrees with NaN, an infinity with the same infinity only.
+#[test]
+fn non_finite_values_agree_only_with_themselves() {
+    use lastbucket::verify::group::close;
+    assert!(close(f64::NAN, f64::NAN));
+    assert!(close(f64::INFINITY, f64::INFINITY));
+    assert!(!close(f64::INFINITY, 1e300));
+    assert!(!close(f64::INFINITY, f64::NEG_INFINITY));
+    assert!(!close(f64::NAN, 0.0));
+    assert!(close(1.0, 1.0 + 1e-12));
+    assert!(!close(1.0, 1.0001));
+}
