@@ -35,42 +35,58 @@ impl StreamOpener for Datagrams {
     }
 }
 
+/// The pipeline's settings, each within its range (fields are read in the order written).
 fn config(c: &mut Cursor) -> PipelineConfig {
-    let mut p = PipelineConfig::default();
-    p.buffer_size = [8192, 16, 64, 512, 1500, 65_535][usize::from(c.u8()) % 6];
-    p.packet_buffer_size = 1 + usize::from(c.u8() % 40);
-    p.packet_buffer_flush_timeout_ms = 1 + u64::from(c.u16() % 2_000);
-    p.queue_size = 1 + usize::from(c.u8() % 16);
-    p.workers = 1 + usize::from(c.u8() % 4);
-    p.pipeline_count = 1 + usize::from(c.u8() % 3);
-    p.batch_size = 1 + usize::from(c.u8() % 40);
-    p.bucket_seconds = match c.u8() {
-        b if b < 160 => 10,
-        b => 1 + i64::from(b % 30),
-    };
-    p.flush_interval_s = 1 + u64::from(c.u8() % 30);
-    p.expiry_seconds = i64::from(c.u16() % 1_000);
-    p.context_limit = usize::from(c.u8() % 8);
-    let flags = c.u8();
-    p.no_aggregation_pipeline = flags & 1 == 0;
-    if flags & 2 != 0 {
-        p.hostname = "fuzz-host".into();
+    let buffer_size = [8192, 16, 64, 512, 1500, 65_535][usize::from(c.u8()) % 6];
+    PipelineConfig {
+        buffer_size,
+        packet_buffer_size: 1 + usize::from(c.u8() % 40),
+        packet_buffer_flush_timeout_ms: 1 + u64::from(c.u16() % 2_000),
+        queue_size: 1 + usize::from(c.u8() % 16),
+        workers: 1 + usize::from(c.u8() % 4),
+        pipeline_count: 1 + usize::from(c.u8() % 3),
+        batch_size: 1 + usize::from(c.u8() % 40),
+        bucket_seconds: match c.u8() {
+            b if b < 160 => 10,
+            b => 1 + i64::from(b % 30),
+        },
+        flush_interval_s: 1 + u64::from(c.u8() % 30),
+        expiry_seconds: i64::from(c.u16() % 1_000),
+        context_limit: usize::from(c.u8() % 8),
+        ..flags_and_aggregates(c)
     }
-    p.queue_latency_ms = match c.u8() {
+}
+
+/// The rest of the settings: the no-aggregation path, the hostname, the queue latency, the
+/// histogram aggregates and percentiles.
+fn flags_and_aggregates(c: &mut Cursor) -> PipelineConfig {
+    let flags = c.u8();
+    let queue_latency_ms = match c.u8() {
         b if b < 192 => 0,
         b => u64::from(b - 191) * 37,
     };
     let aggregates = c.u8();
-    p.histogram_aggregates = ["max", "min", "median", "avg", "sum", "count"]
+    let histogram_aggregates = ["max", "min", "median", "avg", "sum", "count"]
         .iter()
         .enumerate()
         .filter(|(i, _)| aggregates & (1 << i) != 0)
         .map(|(_, a)| a.to_string())
         .collect();
-    p.histogram_percentiles = (0..c.u8() % 4)
+    let histogram_percentiles = (0..c.u8() % 4)
         .map(|_| format!("{}", f64::from(1 + c.u8() % 100) / 100.0))
         .collect();
-    p
+    PipelineConfig {
+        no_aggregation_pipeline: flags & 1 == 0,
+        hostname: if flags & 2 != 0 {
+            "fuzz-host".into()
+        } else {
+            String::new()
+        },
+        queue_latency_ms,
+        histogram_aggregates,
+        histogram_percentiles,
+        ..PipelineConfig::default()
+    }
 }
 
 fn moment(c: &mut Cursor) -> StopMoment {
