@@ -900,7 +900,7 @@ fn jsonl_timestamps_zero_max_backwards() {
             .collect();
         let p = write(dir.path(), "ts.jsonl", text.as_bytes());
         // Every datagram is sent at the end; an earlier stop may come before some.
-        for stop in ["end", "phase:5s", "random:3"] {
+        for stop in ["end", "packets:1", "random:3"] {
             let run = run([
                 "check".as_ref(),
                 p.as_os_str(),
@@ -1099,7 +1099,7 @@ fn bad_generator_specs_are_usage_errors_naming_the_key() {
 fn generator_stream_past_2262_is_refused() {
     let run = run(["check", "gen:start_ts=9300000000,packets=10", "--quiet"]);
     assert_eq!(run.code(), 2, "{}", run.stderr);
-    assert!(run.stderr.contains("2262"), "{}", run.stderr);
+    assert!(run.stderr.contains("start_ts"), "{}", run.stderr);
 }
 
 const CONFIG_TOML: &str = "dogstatsd_buffer_size = 8192\ndogstatsd_queue_size = 64\n\

@@ -114,7 +114,7 @@ fn random_moments_are_what_check_stop_random_gives() {
 fn moments_from_a_file_are_the_stops_it_lists() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("moments.txt");
-    std::fs::write(&file, "# the stops\nt:4.2s\npackets:900\nphase:25%\nend\n").unwrap();
+    std::fs::write(&file, "# the stops\nt:4.2s\npackets:900\nphase:15%\nend\n").unwrap();
     let report = sweep(GEN, &["--moments", file.to_str().unwrap()], &[]);
     let specs: Vec<&str> = scenarios(&report)
         .iter()
@@ -127,8 +127,8 @@ fn moments_from_a_file_are_the_stops_it_lists() {
             "t:4.2s",
             "packets:900",
             "packets:900",
-            "phase:25%",
-            "phase:25%",
+            "phase:15%",
+            "phase:15%",
             "end",
             "end"
         ]

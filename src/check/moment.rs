@@ -3,7 +3,7 @@
 
 use super::driver::StopPoint;
 use crate::duration::parse_seconds;
-use crate::pipeline::clock::NANOS_PER_SEC;
+use crate::pipeline::clock::{MAX_TS_NS, NANOS_PER_SEC};
 use rand::{Rng, SeedableRng};
 use std::fmt;
 use std::str::FromStr;
@@ -166,7 +166,24 @@ pub fn resolve(
             )));
         }
     }
+    if let StopMoment::Time(t) = moment {
+        // The clock cannot run there (an arrival that late is refused too).
+        let past = shape
+            .first_ns
+            .checked_add(time_offset_ns(*t))
+            .is_none_or(|at| at > MAX_TS_NS);
+        if past {
+            return Err(err(
+                "past the latest time the check's clock runs to (in 2262)".into(),
+            ));
+        }
+    }
     Ok(place(moment, shape, bucket_seconds, seed))
+}
+
+/// `t:` seconds in nanoseconds (a float past u64 saturates; `resolve` refuses it).
+fn time_offset_ns(t: f64) -> u64 {
+    (t * NANOS_PER_SEC as f64).round() as u64
 }
 
 fn place(
@@ -198,7 +215,7 @@ fn place(
         StopMoment::Time(t) => {
             vec![ResolvedStop {
                 spec: moment.to_string(),
-                point: at(shape.first_ns + (t * NANOS_PER_SEC as f64).round() as u64),
+                point: at(shape.first_ns.saturating_add(time_offset_ns(*t))),
             }]
         }
         StopMoment::Phase(p) => {
@@ -321,7 +338,7 @@ mod tests {
             StopMoment::Time(5.5),
             StopMoment::Phase(Phase::Percent(60.0)),
         ] {
-            let e = check_inside(&[late.clone()], &stops(&late), &shape).unwrap_err();
+            let e = check_inside(std::slice::from_ref(&late), &stops(&late), &shape).unwrap_err();
             assert!(e.to_string().contains("which ends at 5.000 s"), "{e}");
         }
     }

@@ -3,6 +3,7 @@
 //! scenarios' reports together in the order they were asked for. With `--transport` every
 //! scenario sends the stream through a real socket on the real clock instead, one at a time.
 
+use super::clock_range::within_clock_range;
 use super::driver::{self, Fork, Outcome, StopPoint};
 use super::flushed_out::FlushedFile;
 use super::moment::{self, ResolvedStop, StopMoment, StreamShape};
@@ -55,7 +56,7 @@ fn shape_for(plan: &CheckPlan, opener: &dyn StreamOpener) -> Result<StreamShape,
     }
     let mut s = StreamShape::default();
     if moments.iter().any(|m| matches!(m, StopMoment::Time(_))) {
-        if let Some(d) = opener.open().map_err(CheckError::Input)?.next() {
+        if let Some(d) = within_clock_range(opener.open().map_err(CheckError::Input)?).next() {
             s.first_ns = d.map_err(CheckError::Input)?.ts_ns;
         }
     }
@@ -211,7 +212,7 @@ fn run_virtual(
     let points: Vec<StopPoint> = stops.iter().map(|s| s.point).collect();
     let mut outcomes: Vec<Option<Result<Outcome, CheckError>>> =
         (0..stops.len() * n_settings).map(|_| None).collect();
-    let stream = opener.open().map_err(CheckError::Input)?;
+    let stream = within_clock_range(opener.open().map_err(CheckError::Input)?);
     let jobs = plan.jobs.max(1);
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(jobs);
     let job_rx = Mutex::new(job_rx);
@@ -387,7 +388,7 @@ fn run_over_sockets(
         for settings in &plan.settings {
             let config = &plan.config;
             let mut verifier = Verifier::new(config);
-            let stream = opener.open().map_err(CheckError::Input)?;
+            let stream = within_clock_range(opener.open().map_err(CheckError::Input)?);
             let mut record = |id, d: &Datagram| verifier.sent(id, d.ts_ns, &d.payload);
             let r = run_transport_with(config, *settings, opts, stream, stop.point, &mut record)
                 .map_err(|e| match e {

@@ -24,14 +24,20 @@ const FLAG_KEY: &str = "dogstatsd_flush_incomplete_buckets";
 
 /// Reads a settings file, TOML or JSON by its first non-blank byte.
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
-    let invalid =
-        |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
     let text = crate::settings_file::read_settings_text(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    parse_config_text(path, &text)
+}
+
+/// [`read_config_file`] on text already read; `path` names the file in errors. Pure, so the
+/// fuzz target reaches the reader without a file per input.
+pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageError> {
+    let invalid =
+        |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
     let mut value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?
     } else {
-        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         serde_json::to_value(table).map_err(|e| invalid(e.to_string()))?
     };
     let map = value

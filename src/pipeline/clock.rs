@@ -8,6 +8,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 pub const NANOS_PER_MS: u64 = 1_000_000;
 
+/// The latest instant the virtual clock runs to: `i64::MAX` ns after the epoch (April 2262),
+/// the range of Go's `time.UnixNano` that the reference keeps its times in, and the latest
+/// arrival a source hands on (one constant, the source's). As much again of the u64 range
+/// lies above it, so a timer's next tick (`now` plus a period, which the pipeline's settings
+/// bound) never overflows. `check` refuses a stream that arrives later and a stop moment past
+/// it.
+pub use crate::source::MAX_TS_NS;
+
 /// A source of "now", in nanoseconds since the Unix epoch.
 pub trait Clock {
     fn now_ns(&self) -> u64;

@@ -93,7 +93,14 @@ impl Default for Folded {
 /// Floats agree within this relative error.
 pub const REL_TOLERANCE: f64 = 1e-9;
 
+/// Whether a flushed value agrees with the expected one. A non-finite value (a sum that
+/// overflowed, or `0 × 1/@0`) agrees only with the same one, NaN with NaN: both sides computed
+/// it the same way. (The relative tolerance of an infinity is infinite, and NaN equals
+/// nothing: without this rule an infinity agreed with any number, and NaN with nothing.)
 pub fn close(a: f64, b: f64) -> bool {
+    if !(a.is_finite() && b.is_finite()) {
+        return a == b || (a.is_nan() && b.is_nan());
+    }
     a == b || (a - b).abs() <= REL_TOLERANCE * a.abs().max(b.abs())
 }
 

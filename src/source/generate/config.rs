@@ -235,7 +235,9 @@ pub(crate) mod limits {
     pub const DATAGRAM_SIZE: (u32, u32) = (16, 1 << 20);
     pub const LINES_PER_DATAGRAM: (u32, u32) = (1, 100_000);
     pub const PACKET_RATE: (u32, u32) = (1, 10_000_000);
-    pub const START_TS: (u64, u64) = (1_000, 10_000_000_000);
+    /// Up to 2255: the check's clock runs to 2262 (`pipeline::clock::MAX_TS_NS`), which leaves
+    /// the longest duration room.
+    pub const START_TS: (u64, u64) = (1_000, 9_000_000_000);
     pub const PACKETS: (u64, u64) = (1, 10_000_000_000);
     /// 1 ns .. 100 days.
     pub const DURATION_NS: (u64, u64) = (1, 100 * 86_400 * super::NANOS_PER_SEC);

@@ -233,14 +233,20 @@ impl GeneratorConfig {
                 source,
             }
         })?;
+        Self::from_file_text(path, &text)
+    }
+
+    /// [`GeneratorConfig::from_file`] on text already read; `path` names the file in errors.
+    /// Pure, so the fuzz target reaches the parser without a file per input.
+    pub fn from_file_text(path: &Path, text: &str) -> Result<Self, GenerateError> {
         let file_error = |message: String| GenerateError::File {
             path: path.to_path_buf(),
             message,
         };
         let map: FileMap = if text.trim_start().starts_with('{') {
-            serde_json::from_str(&text).map_err(|e| file_error(e.to_string()))?
+            serde_json::from_str(text).map_err(|e| file_error(e.to_string()))?
         } else {
-            toml::from_str(&text).map_err(|e| file_error(e.to_string().trim_end().to_string()))?
+            toml::from_str(text).map_err(|e| file_error(e.to_string().trim_end().to_string()))?
         };
         Self::from_map(map)
     }
