@@ -9,6 +9,28 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// Creates the folder of `--flushed-out` (or takes it as it is): its parent must exist, so a
+/// typo in a path is an error that names the missing folder, not a tree made in silence.
+pub fn create_dir(dir: &Path) -> Result<(), CheckError> {
+    let err = |source| CheckError::FlushedOut {
+        path: dir.to_path_buf(),
+        error: source,
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("the folder {} does not exist", parent.display()),
+        )));
+    }
+    std::fs::create_dir(dir).map_err(err)
+}
+
 /// The file of a scenario's flushed items: its name with spaces as `_`.
 pub fn flushed_path(dir: &Path, scenario: &str) -> PathBuf {
     let file: String = scenario
@@ -36,7 +58,7 @@ impl FlushedFile {
         let path = flushed_path(dir, scenario);
         let f = File::create(&path).map_err(|source| CheckError::FlushedOut {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         Ok(FlushedFile {
             path,
@@ -51,7 +73,7 @@ impl FlushedFile {
                 .and_then(|()| self.out.write_all(b"\n"))
                 .map_err(|source| CheckError::FlushedOut {
                     path: self.path.clone(),
-                    source,
+                    error: source,
                 })?;
         }
         Ok(())
@@ -60,7 +82,7 @@ impl FlushedFile {
     pub fn finish(mut self) -> Result<(), CheckError> {
         self.out.flush().map_err(|source| CheckError::FlushedOut {
             path: self.path,
-            source,
+            error: source,
         })
     }
 }

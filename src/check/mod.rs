@@ -60,10 +60,11 @@ pub enum CheckError {
     /// A shard with no moment of its own (a usage error).
     #[error("shard {shard} has no stop moment: the run has only {moments}")]
     EmptyShard { shard: shard::Shard, moments: usize },
-    #[error("cannot write flushed output {path}: {source}")]
+    /// (`error`, not `source`: the message says it already, and a source would say it twice.)
+    #[error("cannot write flushed output {path}: {error}")]
     FlushedOut {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

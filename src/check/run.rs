@@ -28,10 +28,7 @@ pub fn run_check(
     observer: &mut dyn CheckObserver,
 ) -> Result<Report, CheckError> {
     if let Some(dir) = &plan.flushed_out {
-        std::fs::create_dir_all(dir).map_err(|source| CheckError::FlushedOut {
-            path: dir.clone(),
-            source,
-        })?;
+        super::flushed_out::create_dir(dir)?;
     }
     match plan.transport {
         Some(opts) => run_over_sockets(plan, opts, opener, observer),

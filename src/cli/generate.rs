@@ -16,8 +16,9 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "spec")]
     pub generator: Option<PathBuf>,
 
-    /// The file to write; its format comes from the name (.dog, .dog.zst/.zstd, .pcap, .pcapng,
-    /// .jsonl, .txt) unless --output-format says otherwise.
+    /// The file to write (`-` = stdout, JSON lines unless --output-format says otherwise); its
+    /// format comes from the name (.dog, .dog.zst/.zstd, .pcap, .pcapng, .jsonl, .txt) unless
+    /// --output-format says otherwise. Text keeps only the lines (a warning says so).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
@@ -43,16 +44,30 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
             return Ok(crate::exit::USAGE);
         }
     };
-    if args.output_format.is_none() && OutputFormat::from_path(&args.output).is_none() {
+    let to_stdout = args.output.as_os_str() == "-";
+    // Standard output has no name to tell a format by: JSON lines, which keep every datagram
+    // and its arrival time.
+    let format = args
+        .output_format
+        .or(to_stdout.then_some(OutputFormat::Jsonl));
+    if format.is_none() && OutputFormat::from_path(&args.output).is_none() {
         eprintln!(
             "Error: cannot tell the format of {} from its name; use --output-format",
             args.output.display()
         );
         return Ok(crate::exit::USAGE);
     }
+    if format.or_else(|| OutputFormat::from_path(&args.output)) == Some(OutputFormat::Text) {
+        eprintln!(
+            "warning: text keeps the lines only: datagram boundaries and arrival times are lost, \
+             so reading {} back (with --rate) is another stream and may give another verdict; \
+             use .jsonl, .dog or .pcap to keep them",
+            args.output.display()
+        );
+    }
     let mut bytes = 0u64;
     let stream = generate::generate(&config).inspect(|d| bytes += d.payload.len() as u64);
-    match write_datagrams(&args.output, args.output_format, stream) {
+    match write_datagrams(&args.output, format, stream) {
         Ok(n) => {
             eprintln!(
                 "wrote {n} datagrams ({bytes} bytes) to {}",

@@ -1,7 +1,7 @@
 //! `lastbucket serve`: the embedded pipeline as a standalone DogStatsD server.
 
 use super::agent_env;
-use super::run_args::load_config;
+use super::config_file::read_config_file;
 use super::UsageError;
 use crate::duration::parse_seconds;
 use crate::net::drops::DropScope;
@@ -85,10 +85,14 @@ pub struct ServeArgs {
 const STATS_EVERY: Duration = Duration::from_millis(200);
 
 impl ServeArgs {
-    fn config(&self) -> Result<PipelineConfig, UsageError> {
-        let mut config = match &self.config {
-            Some(path) => load_config(path)?,
-            None => PipelineConfig::default(),
+    /// The pipeline's settings, and the flag when the `--config` file sets it.
+    fn config(&self) -> Result<(PipelineConfig, Option<bool>), UsageError> {
+        let (mut config, file_flag) = match &self.config {
+            Some(path) => {
+                let file = read_config_file(path)?;
+                (file.pipeline, file.flush_incomplete_buckets)
+            }
+            None => (PipelineConfig::default(), None),
         };
         if let Some(w) = self.workers {
             config.workers = w;
@@ -104,13 +108,17 @@ impl ServeArgs {
             })?;
         }
         config.validate().map_err(|e| UsageError(e.to_string()))?;
-        Ok(config)
+        Ok((config, file_flag))
     }
 
-    fn settings(&self) -> Result<StopSettings, UsageError> {
+    /// The flag, as the agent resolves it: the command line, then the `DD_` variable (which
+    /// overrides the agent's file), then the `--config` file, then off.
+    fn settings(&self, file_flag: Option<bool>) -> Result<StopSettings, UsageError> {
         let flag = match &self.flush_incomplete_buckets {
             Some(v) => v == "on",
-            None => agent_env::flush_incomplete_buckets(env_var)?.unwrap_or(false),
+            None => agent_env::flush_incomplete_buckets(env_var)?
+                .or(file_flag)
+                .unwrap_or(false),
         };
         Ok(StopSettings {
             flush_incomplete_buckets: flag,
@@ -167,9 +175,12 @@ fn usage(e: impl std::fmt::Display) -> anyhow::Result<i32> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
-    let (config, settings) = match (args.config(), args.settings()) {
-        (Ok(c), Ok(s)) => (c, s),
-        (Err(e), _) | (_, Err(e)) => return usage(e),
+    let (config, settings) = match args
+        .config()
+        .and_then(|(c, file_flag)| Ok((c, args.settings(file_flag)?)))
+    {
+        Ok(both) => both,
+        Err(e) => return usage(e),
     };
     let opts = ListenOptions {
         buffer_size: config.buffer_size,

@@ -71,6 +71,9 @@ pub enum ExportError {
         path: String,
         source: std::io::Error,
     },
+    /// Two exports would interleave on stdout: one parseable document at a time.
+    #[error("the {0} exports both go to stdout (`-`): give one of them a file")]
+    TwoOnStdout(String),
     #[error("cannot serialize the {format} export: {message}")]
     Serialize {
         format: &'static str,
@@ -87,6 +90,14 @@ pub struct ExportManager {
 impl ExportManager {
     /// Creates every file target now, so a bad path fails before the run.
     pub fn new(exports: Vec<(ExportFormat, ExportTarget)>) -> Result<Self, ExportError> {
+        let stdout: Vec<&'static str> = exports
+            .iter()
+            .filter(|(_, t)| *t == ExportTarget::Stdout)
+            .map(|(f, _)| f.name())
+            .collect();
+        if stdout.len() > 1 {
+            return Err(ExportError::TwoOnStdout(stdout.join(" and ")));
+        }
         for (format, target) in &exports {
             if let ExportTarget::File(path) = target {
                 std::fs::File::create(path).map_err(|source| io_error(*format, path, source))?;

@@ -1,0 +1,193 @@
+//! One way to do each thing across commands (issue "One-way architecture and a consistent
+//! CLI"): the flag from a `--config` file in `serve`, outputs that cannot be written, `-` as
+//! stdout, stop moments the stream cannot have, and the words of the summary.
+
+mod common;
+use common::lastbucket;
+use predicates::prelude::*;
+use predicates::str::contains;
+use std::time::{Duration, Instant};
+
+/// The stop settings a running `serve` reports in its `--stats-json`, then SIGTERM.
+fn serve_settings(extra: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let stats = dir.path().join("stats.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lastbucket"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(format!("unixgram://{}", sock.display()))
+        .arg("--stats-json")
+        .arg(&stats)
+        .args(extra)
+        .env_remove("DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let settings = loop {
+        let read = std::fs::read_to_string(&stats)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if let Some(v) = read {
+            break v["settings"].clone();
+        }
+        assert!(Instant::now() < deadline, "serve wrote no stats");
+        assert!(child.try_wait().unwrap().is_none(), "serve exited");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    settings
+}
+
+#[test]
+fn serve_takes_the_flag_from_its_config_file_below_the_agent_variable_and_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = dir.path().join("on.toml");
+    std::fs::write(&on, "dogstatsd_flush_incomplete_buckets = true\n").unwrap();
+    let on = on.to_str().unwrap();
+    let flag = |v: serde_json::Value| v["flush_incomplete_buckets"].as_bool().unwrap();
+    assert!(!flag(serve_settings(&[], &[])));
+    assert!(flag(serve_settings(&["--config", on], &[])));
+    let env_off = [("DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS", "false")];
+    assert!(!flag(serve_settings(&["--config", on], &env_off)));
+    assert!(!flag(serve_settings(
+        &["--config", on, "--flush-incomplete-buckets", "off"],
+        &[]
+    )));
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_exit_2_in_every_command() {
+    let missing = "/nonexistent-lastbucket-dir";
+    lastbucket()
+        .args(["check", "gen:duration=2", "--export-json"])
+        .arg(format!("{missing}/r.json"))
+        .assert()
+        .code(2)
+        .stderr(contains(missing));
+    lastbucket()
+        .args(["generate", "gen:duration=2", "-o"])
+        .arg(format!("{missing}/g.dog"))
+        .assert()
+        .code(2)
+        .stderr(contains(missing));
+    lastbucket()
+        .args([
+            "sweep",
+            "gen:duration=12",
+            "--every",
+            "5s",
+            "--quiet",
+            "--plot",
+        ])
+        .arg(format!("{missing}/p.svg"))
+        .assert()
+        .code(2)
+        .stderr(contains(missing));
+}
+
+#[test]
+fn flushed_out_does_not_make_missing_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("no/such/dir");
+    lastbucket()
+        .args(["check", "gen:duration=2", "--quiet", "--flushed-out"])
+        .arg(&target)
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "the folder {} does not exist",
+            dir.path().join("no/such").display()
+        )));
+    assert!(!dir.path().join("no").exists());
+    // A new folder whose parent exists is made.
+    let fresh = dir.path().join("fresh");
+    lastbucket()
+        .args(["check", "gen:duration=2", "--quiet", "--flushed-out"])
+        .arg(&fresh)
+        .assert()
+        .code(0);
+    assert!(fresh.is_dir());
+}
+
+#[test]
+fn dash_is_stdout_for_generate_and_two_on_stdout_are_refused() {
+    let out = lastbucket()
+        .args(["generate", "gen:seed=3,duration=3", "-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("same.jsonl");
+    lastbucket()
+        .args(["generate", "gen:seed=3,duration=3", "-o"])
+        .arg(&file)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        out.stdout,
+        "stdout is the file"
+    );
+    lastbucket()
+        .args([
+            "check",
+            "gen:duration=2",
+            "--export-json",
+            "-",
+            "--export-csv",
+            "-",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("JSON and CSV exports both go to stdout"));
+}
+
+#[test]
+fn text_output_warns_that_it_drops_datagrams_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    lastbucket()
+        .args(["generate", "gen:duration=2", "-o"])
+        .arg(dir.path().join("g.txt"))
+        .assert()
+        .code(0)
+        .stderr(contains("datagram boundaries and arrival times are lost"));
+    lastbucket()
+        .args(["generate", "gen:duration=2", "-o"])
+        .arg(dir.path().join("g.jsonl"))
+        .assert()
+        .code(0)
+        .stderr(contains("warning").not());
+}
+
+#[test]
+fn stop_moments_past_the_stream_are_usage_errors() {
+    // The stream spans 0 to 9.99 s.
+    for stop in ["t:12s", "phase:9.995s", "packets:100000"] {
+        lastbucket()
+            .args(["check", "gen:duration=10", "--stop", stop, "--quiet"])
+            .assert()
+            .code(2)
+            .stderr(contains(format!("invalid stop moment '{stop}'")));
+    }
+    lastbucket()
+        .args(["check", "gen:duration=10", "--stop", "t:9.5s", "--quiet"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn one_scenario_is_one_scenario() {
+    lastbucket()
+        .args([
+            "check",
+            "gen:duration=2",
+            "--flush-incomplete-buckets",
+            "on",
+        ])
+        .assert()
+        .code(0)
+        .stdout(contains("1 scenario: 1 passed"));
+}
