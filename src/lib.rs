@@ -1,5 +1,13 @@
 //! lastbucket: does every DogStatsD sample a server received make it into the flushed output
 //! when the server stops?
+//!
+//! No panics in library code: `unwrap`, `expect` and `panic!` are refused by clippy, and
+//! allowed only where they stand, on an invariant the code proves (the `expect` message
+//! names it).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod check;
 pub mod cli;

@@ -419,6 +419,7 @@ impl<R: Read> CaptureReader<R> {
             );
         }
         let body = tail.len() - 4;
+        #[allow(clippy::expect_used)] // proven: 4 bytes
         let len = u32::from_le_bytes(tail[body..].try_into().expect("4 bytes")) as usize;
         if len > body {
             return self.truncated(
@@ -608,6 +609,7 @@ impl CaptureWriter {
     }
 
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), SourceError> {
+        #[allow(clippy::expect_used)] // proven: writer used after finish
         let sink = self.sink.as_mut().expect("writer used after finish");
         sink.writer()
             .write_all(bytes)
@@ -640,6 +642,7 @@ impl CaptureWriter {
         self.buf.clear();
         let len = msg.encoded_len() as u32;
         self.buf.extend_from_slice(&len.to_le_bytes());
+        #[allow(clippy::expect_used)] // proven: Vec grows as needed
         msg.encode(&mut self.buf).expect("Vec grows as needed");
         let bytes = std::mem::take(&mut self.buf);
         let res = self.write_bytes(&bytes);
@@ -656,6 +659,7 @@ impl CaptureWriter {
     /// Flushes every record written so far through to the file (see the type's doc).
     pub fn flush(&mut self) -> Result<(), SourceError> {
         self.since_flush = 0;
+        #[allow(clippy::expect_used)] // proven: writer used after finish
         let sink = self.sink.as_mut().expect("writer used after finish");
         sink.writer()
             .flush()
@@ -672,6 +676,7 @@ impl CaptureWriter {
         self.write_bytes(&trailer)?;
         let path = self.path.clone();
         let io = |e| SourceError::io(&path, e);
+        #[allow(clippy::expect_used)] // proven: finish called once
         match self.sink.take().expect("finish called once") {
             Sink::Raw(mut w) => w.flush().map_err(io)?,
             Sink::Zstd(enc) => {

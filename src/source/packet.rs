@@ -140,6 +140,7 @@ pub(super) fn link_to_l3(link: u32, data: &[u8]) -> L3<'_> {
             if data.len() < 4 {
                 return L3::Short;
             }
+            #[allow(clippy::expect_used)] // proven: 4 bytes
             let raw: [u8; 4] = data[..4].try_into().expect("4 bytes");
             // The family is in the capturing host's byte order (network order for 108): the
             // small value of the two readings is the right one.
@@ -256,6 +257,7 @@ impl Defrag {
         if covered < total {
             return None;
         }
+        #[allow(clippy::expect_used)] // proven: present
         let p = self.pending.remove(&key).expect("present");
         let mut out = vec![0u8; total];
         for (o, d) in &p.parts {
@@ -280,6 +282,7 @@ impl Defrag {
             .min_by_key(|(_, p)| p.first_ts)
             .map(|(k, _)| k.clone())
         {
+            #[allow(clippy::expect_used)] // proven: present
             let p = self.pending.remove(&key).expect("present");
             self.dropped += p.parts.len() as u64;
         }

@@ -123,6 +123,7 @@ pub struct PcapSource {
 }
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+    #[allow(clippy::expect_used)] // proven: 4 bytes
     let v: [u8; 4] = b[at..at + 4].try_into().expect("4 bytes");
     if big_endian {
         u32::from_be_bytes(v)

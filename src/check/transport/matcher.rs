@@ -150,6 +150,7 @@ impl Matcher {
         for _ in 0..i {
             self.drop_front();
         }
+        #[allow(clippy::expect_used)] // proven: located
         let e = self.pending.pop_front().expect("located");
         match fate(e.id) {
             Fate::Read { .. } => self.counts.read += 1,

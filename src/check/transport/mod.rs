@@ -471,6 +471,7 @@ impl Ledgered<'_> {
         if pos != 0 {
             self.out_of_order += 1;
         }
+        #[allow(clippy::expect_used)] // proven: position found
         let (_, mut d) = self.pending.remove(pos).expect("position found");
         match read_ts {
             Some(ts) => d.ts_ns = ts,

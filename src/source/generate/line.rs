@@ -126,7 +126,8 @@ fn write_metric(
     out.push(b'|');
     out.extend_from_slice(t.code().as_bytes());
     if let Some(rate) = rate {
-        write!(out, "|@{rate}").expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|@{rate}");
     }
     if !ctx.tags.is_empty() {
         out.extend_from_slice(b"|#");
@@ -134,7 +135,8 @@ fn write_metric(
     }
     if timestamped {
         let lag = rng.random_range(0..=TIMESTAMP_LAG);
-        write!(out, "|T{}", ts_sec - lag).expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|T{}", ts_sec - lag);
     }
     Rendered::Metric(t, values, timestamped)
 }
@@ -149,7 +151,8 @@ fn write_value(out: &mut Vec<u8>, t: MetricType, rng: &mut ChaCha8Rng) {
             } else {
                 rng.random_range(2..=100u32)
             };
-            write!(out, "{v}").expect("write to Vec");
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{v}");
         }
         MetricType::Gauge => {
             let mut milli = rng.random_range(0..=10_000_999u64);
@@ -168,10 +171,12 @@ fn write_value(out: &mut Vec<u8>, t: MetricType, rng: &mut ChaCha8Rng) {
         }
         MetricType::Set => {
             if rng.random_bool(0.5) {
-                write!(out, "{}", rng.random_range(0..1000u32)).expect("write to Vec");
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{}", rng.random_range(0..1000u32));
             } else {
                 let prefix = SET_PREFIXES[rng.random_range(0..SET_PREFIXES.len() as u32) as usize];
-                write!(out, "{prefix}_{}", rng.random_range(0..1000u32)).expect("write to Vec");
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{prefix}_{}", rng.random_range(0..1000u32));
             }
         }
     }
@@ -181,10 +186,12 @@ fn write_value(out: &mut Vec<u8>, t: MetricType, rng: &mut ChaCha8Rng) {
 fn write_milli(out: &mut Vec<u8>, milli: u64) {
     let (whole, frac) = (milli / 1000, milli % 1000);
     if frac == 0 {
-        write!(out, "{whole}").expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{whole}");
     } else {
         let digits = format!("{frac:03}");
-        write!(out, "{whole}.{}", digits.trim_end_matches('0')).expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{whole}.{}", digits.trim_end_matches('0'));
     }
 }
 
@@ -195,22 +202,26 @@ fn write_event(out: &mut Vec<u8>, pool: &Pool, rng: &mut ChaCha8Rng, ts_sec: u64
     write_words(&mut title, rng, TITLE_WORDS, false);
     let mut text = Vec::new();
     write_words(&mut text, rng, TEXT_WORDS, true);
-    write!(out, "_e{{{},{}}}:", title.len(), text.len()).expect("write to Vec");
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "_e{{{},{}}}:", title.len(), text.len());
     out.extend_from_slice(&title);
     out.push(b'|');
     out.extend_from_slice(&text);
     if rng.random_bool(0.5) {
-        write!(out, "|d:{ts_sec}").expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|d:{ts_sec}");
     }
     if rng.random_bool(0.3) {
-        write!(out, "|h:host-{}", rng.random_range(0..HOSTS)).expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|h:host-{}", rng.random_range(0..HOSTS));
     }
     if rng.random_bool(0.2) {
         out.extend_from_slice(b"|p:low");
     }
     if rng.random_bool(0.5) {
         let alert = ["error", "warning", "info", "success"][rng.random_range(0..4u32) as usize];
-        write!(out, "|t:{alert}").expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|t:{alert}");
     }
     write_extra_tags(out, pool, rng);
 }
@@ -225,12 +236,15 @@ fn write_service_check(out: &mut Vec<u8>, pool: &Pool, rng: &mut ChaCha8Rng, ts_
         85..95 => 2,
         _ => 3,
     };
-    write!(out, "_sc|{name}|{status}").expect("write to Vec");
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "_sc|{name}|{status}");
     if rng.random_bool(0.3) {
-        write!(out, "|d:{ts_sec}").expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|d:{ts_sec}");
     }
     if rng.random_bool(0.3) {
-        write!(out, "|h:host-{}", rng.random_range(0..HOSTS)).expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "|h:host-{}", rng.random_range(0..HOSTS));
     }
     write_extra_tags(out, pool, rng);
     if rng.random_bool(0.5) {
@@ -253,7 +267,8 @@ fn write_extra_tags(out: &mut Vec<u8>, pool: &Pool, rng: &mut ChaCha8Rng) {
         }
         let t = &pool.tags[k as usize];
         let v = &t.values[rng.random_range(0..t.values.len() as u32) as usize];
-        write!(out, "{}:{v}", t.key).expect("write to Vec");
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}:{v}", t.key);
     }
 }
 

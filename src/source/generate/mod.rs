@@ -62,6 +62,7 @@ pub use stream::{GeneratedStream, StreamCounts};
 /// If `config` is invalid. Configs from [`GeneratorConfig::from_spec`],
 /// [`GeneratorConfig::from_file`] or serde are validated; call
 /// [`GeneratorConfig::validate`] on one built by hand.
+#[allow(clippy::panic)] // documented above: a config built by hand and not validated
 pub fn generate(config: &GeneratorConfig) -> GeneratedStream {
     if let Err(e) = config.validate() {
         panic!("invalid generator config: {e}");

@@ -127,6 +127,7 @@ impl Pool {
 
     /// A metric type by weight (only called when some weight is > 0).
     pub fn pick_type(&self, rng: &mut ChaCha8Rng) -> &TypePool {
+        #[allow(clippy::expect_used)] // proven: a metric type
         let total = *self.type_cumulative.last().expect("a metric type");
         let x = rng.random_range(0..total);
         &self.types[self.type_cumulative.partition_point(|&c| c <= x)]
@@ -171,6 +172,7 @@ fn apportion(c: &GeneratorConfig) -> Vec<(MetricType, u32)> {
     // A type with a tiny weight still gets one context, taken from the largest.
     for i in 0..shares.len() {
         if shares[i].1 == 0 {
+            #[allow(clippy::expect_used)] // proven: non-empty
             let largest = (0..shares.len())
                 .max_by_key(|&j| (shares[j].1, std::cmp::Reverse(j)))
                 .expect("non-empty");

@@ -104,6 +104,7 @@ impl GeneratedStream {
         c.samples += r.samples();
         match r {
             Rendered::Metric(t, n, timestamped) => {
+                #[allow(clippy::expect_used)] // proven: a type
                 let i = MetricType::ALL
                     .iter()
                     .position(|&x| x == t)
@@ -130,6 +131,7 @@ impl Iterator for GeneratedStream {
         } else {
             0
         };
+        #[allow(clippy::expect_used)] // proven: validated: arrivals fit u64
         let ts_ns = self
             .config
             .packet_ts_ns(self.next)
