@@ -12,6 +12,7 @@ pub mod record;
 pub mod replay;
 pub mod report_args;
 pub mod run_args;
+pub mod server_args;
 pub mod serve;
 pub mod source_args;
 pub mod sweep;
