@@ -298,17 +298,33 @@ impl BlackboxOracle {
         }
     }
 
+    /// A posted item's identity: its host read as [`Self::host`] does, its tags as a set (no
+    /// server is held to an order).
+    fn canonical(&self, mut key: ItemKey) -> ItemKey {
+        key.host = self.host(&key.host).to_string();
+        key.tags.sort();
+        key.tags.dedup();
+        key
+    }
+
     /// Everything the server posted, folded by (context, second); surplus counted.
     fn fold_posted(&mut self, items: &[FlushedItem]) -> (HashMap<(CtxId, i64), Posted>, Vec<ItemKey>) {
         let mut posted: HashMap<(CtxId, i64), Posted> = HashMap::new();
         let mut posted_items = Vec::new();
         for item in items {
+            let mut tags = match item {
+                FlushedItem::Series(s) => s.tags.clone(),
+                FlushedItem::Sketch(k) => k.tags.clone(),
+                _ => Vec::new(),
+            };
+            tags.sort();
+            tags.dedup();
             match item {
                 FlushedItem::Series(s) => {
                     let host = self.host(&s.host).to_string();
-                    let plain = self.contexts.find(&s.metric, &s.tags, &host);
+                    let plain = self.contexts.find(&s.metric, &tags, &host);
                     let aggregate = s.metric.rsplit_once('.').and_then(|(base, suffix)| {
-                        let ctx = self.contexts.find(base, &s.tags, &host)?;
+                        let ctx = self.contexts.find(base, &tags, &host)?;
                         Some((ctx, suffix.to_string()))
                     });
                     let interval = if s.interval > 0 { s.interval } else { self.interval };
@@ -344,7 +360,7 @@ impl BlackboxOracle {
                 }
                 FlushedItem::Sketch(k) => {
                     let host = self.host(&k.host).to_string();
-                    let Some(ctx) = self.contexts.find(&k.metric, &k.tags, &host) else {
+                    let Some(ctx) = self.contexts.find(&k.metric, &tags, &host) else {
                         self.tally.surplus += 1;
                         continue;
                     };
@@ -356,15 +372,9 @@ impl BlackboxOracle {
                         None => this,
                     });
                 }
-                FlushedItem::Event(e) => {
-                    let mut key = ItemKey::of_event(e);
-                    key.host = self.host(&key.host).to_string();
-                    posted_items.push(key);
-                }
+                FlushedItem::Event(e) => posted_items.push(self.canonical(ItemKey::of_event(e))),
                 FlushedItem::ServiceCheck(c) => {
-                    let mut key = ItemKey::of_check(c);
-                    key.host = self.host(&key.host).to_string();
-                    posted_items.push(key);
+                    posted_items.push(self.canonical(ItemKey::of_check(c)))
                 }
             }
         }
