@@ -74,8 +74,14 @@ fn one_bucket_stream(dir: &Path) -> PathBuf {
     let mut text = String::new();
     for i in 0..60u64 {
         let ts = 1_700_000_001_000_000_000u64 + i * 10_000_000;
-        let payload = format!("bb.c:{}|c|#k:{}\\nbb.g:{i}|g\\nbb.h:{i}|h|@0.5", i + 1, i % 3);
-        text.push_str(&format!("{{\"ts_ns\": {ts}, \"payload\": \"{payload}\"}}\n"));
+        let payload = format!(
+            "bb.c:{}|c|#k:{}\\nbb.g:{i}|g\\nbb.h:{i}|h|@0.5",
+            i + 1,
+            i % 3
+        );
+        text.push_str(&format!(
+            "{{\"ts_ns\": {ts}, \"payload\": \"{payload}\"}}\n"
+        ));
     }
     std::fs::write(&path, text).expect("write stream");
     path
@@ -92,7 +98,9 @@ fn two_bucket_stream(dir: &Path) -> PathBuf {
         .chain((0..10u64).map(|i| base + 10_500_000_000 + i * 50_000_000));
     for (i, ts) in times.enumerate() {
         let payload = format!("bb2.c:1|c\\nbb2.g:{i}|g\\nbb2.d:{i}|d");
-        text.push_str(&format!("{{\"ts_ns\": {ts}, \"payload\": \"{payload}\"}}\n"));
+        text.push_str(&format!(
+            "{{\"ts_ns\": {ts}, \"payload\": \"{payload}\"}}\n"
+        ));
     }
     std::fs::write(&path, text).expect("write stream");
     path
@@ -140,9 +148,14 @@ fn serve_at_the_stream_cadence_loses_exactly_the_open_bucket() {
     let predicted = embedded_loss(&stream);
     assert_eq!(predicted, 30, "the 10 datagrams of the second bucket");
     let mut c = lastbucket();
-    c.args(["check", stream.to_str().unwrap(), "--server-cmd", &serve_cmd()])
-        .args(["--flush-incomplete-buckets", "off", "--speed", "1"])
-        .args(["--export-json", "-", "--quiet"]);
+    c.args([
+        "check",
+        stream.to_str().unwrap(),
+        "--server-cmd",
+        &serve_cmd(),
+    ])
+    .args(["--flush-incomplete-buckets", "off", "--speed", "1"])
+    .args(["--export-json", "-", "--quiet"]);
     let (code, report) = json_report(&mut c);
     let s = only(&report);
     assert_eq!(code, 0, "{s}");
@@ -166,7 +179,13 @@ fn the_python_server_with_the_flag_on_passes() {
 
 #[test]
 fn the_python_server_that_drops_on_stop_fails_with_the_loss_at_server() {
-    let (code, report) = blackbox(GEN, &python_cmd("--drop-on-stop"), "udp://127.0.0.1:0", "on", &[]);
+    let (code, report) = blackbox(
+        GEN,
+        &python_cmd("--drop-on-stop"),
+        "udp://127.0.0.1:0",
+        "on",
+        &[],
+    );
     let s = only(&report);
     assert_eq!(code, 1, "{s}");
     assert_eq!(s["verdict"], "fail");
@@ -190,7 +209,10 @@ fn a_server_that_exits_at_once_is_an_error_with_its_stderr() {
     let out = failing("echo 'cannot open config: no such file' >&2; exit 3", "10s");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("exited (exit code 3) before it listened"), "{err}");
+    assert!(
+        err.contains("exited (exit code 3) before it listened"),
+        "{err}"
+    );
     assert!(err.contains("cannot open config: no such file"), "{err}");
 }
 
@@ -203,7 +225,10 @@ fn a_server_that_never_listens_is_an_error_after_the_timeout() {
     assert!(err.contains("did not listen on udp://127.0.0.1:"), "{err}");
     assert!(err.contains("within 1s"), "{err}");
     assert!(err.contains("started"), "{err}");
-    assert!(start.elapsed() < std::time::Duration::from_secs(30), "the sleep was killed");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "the sleep was killed"
+    );
 }
 
 #[test]

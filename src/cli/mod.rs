@@ -12,8 +12,8 @@ pub mod record;
 pub mod replay;
 pub mod report_args;
 pub mod run_args;
-pub mod server_args;
 pub mod serve;
+pub mod server_args;
 pub mod source_args;
 pub mod sweep;
 

@@ -20,17 +20,32 @@ pub struct ServerArgs {
 
     /// Where the server must listen: udp://HOST:PORT (port 0: a free port per scenario),
     /// unixgram://PATH or unix://PATH.
-    #[arg(long, value_name = "ADDR", default_value = "udp://127.0.0.1:0", requires = "server_cmd")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "udp://127.0.0.1:0",
+        requires = "server_cmd"
+    )]
     pub server_addr: Address,
 
     /// How long the server may take to listen, and to exit after the stop signal (then it is
     /// killed with SIGKILL, which fails the scenario).
-    #[arg(long, value_name = "DURATION", default_value = "30s", requires = "server_cmd")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        requires = "server_cmd"
+    )]
     pub server_timeout: String,
 
     /// The signal that stops the server at the stop moment: TERM, INT, HUP, QUIT, USR1, USR2
     /// (with or without SIG), or a number.
-    #[arg(long, value_name = "SIGNAL", default_value = "TERM", requires = "server_cmd")]
+    #[arg(
+        long,
+        value_name = "SIGNAL",
+        default_value = "TERM",
+        requires = "server_cmd"
+    )]
     pub stop_signal: String,
 
     /// Keep the server's stderr in FILE (appended; its last lines are shown when it fails).

@@ -20,7 +20,9 @@ use crate::intake::Intake;
 use crate::net::address::Address;
 use crate::net::Client;
 use crate::pipeline::StopSettings;
-use crate::report::{HeldAtStop, Report, ScenarioReport, ServerInfo, SettingsInfo, SocketInfo, StopInfo, Verdict};
+use crate::report::{
+    HeldAtStop, Report, ScenarioReport, ServerInfo, SettingsInfo, SocketInfo, StopInfo, Verdict,
+};
 use crate::source::StreamOpener;
 use server_process::{Exit, ServerProcess};
 use std::path::PathBuf;
@@ -76,7 +78,10 @@ fn scenario_address(addr: &Address) -> Result<Address, CheckError> {
 fn server_env(intake: &str, addr: &Address, flag: bool) -> Vec<(String, String)> {
     let mut env = vec![
         ("DD_DD_URL".to_string(), intake.to_string()),
-        ("DD_API_KEY".into(), "lastbucket0000000000000000000000".into()),
+        (
+            "DD_API_KEY".into(),
+            "lastbucket0000000000000000000000".into(),
+        ),
         (
             "DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS".into(),
             flag.to_string(),
@@ -92,10 +97,9 @@ fn server_env(intake: &str, addr: &Address, flag: bool) -> Vec<(String, String)>
             env.push(("DD_DOGSTATSD_NON_LOCAL_TRAFFIC".into(), "false".into()));
         }
         Address::Unixgram(p) => env.push(("DD_DOGSTATSD_SOCKET".into(), p.display().to_string())),
-        Address::Unix(p) => env.push((
-            "DD_DOGSTATSD_STREAM_SOCKET".into(),
-            p.display().to_string(),
-        )),
+        Address::Unix(p) => {
+            env.push(("DD_DOGSTATSD_STREAM_SOCKET".into(), p.display().to_string()))
+        }
     }
     env
 }
@@ -191,24 +195,34 @@ impl Scenario<'_> {
         let url = intake.url();
         let addr = scenario_address(&self.opts.address)?;
         let cmd = expand(&self.opts.command, &url, &addr, flag);
-        let mut server = ServerProcess::spawn(&cmd, &server_env(&url, &addr, flag), self.opts.log.as_ref())
-            .map_err(|e| CheckError::Server(e.to_string()))?;
+        let mut server =
+            ServerProcess::spawn(&cmd, &server_env(&url, &addr, flag), self.opts.log.as_ref())
+                .map_err(|e| CheckError::Server(e.to_string()))?;
         wait_listening(&mut server, &addr, self.opts.timeout)?;
         let inode = match &addr {
             Address::Udp(a) => ready::udp_port_row(a.port()),
             _ => None,
         };
-        let mut client = Client::connect(&addr)
-            .map_err(|e| CheckError::Server(format!("cannot connect to the server at {addr}: {e}")))?;
+        let mut client = Client::connect(&addr).map_err(|e| {
+            CheckError::Server(format!("cannot connect to the server at {addr}: {e}"))
+        })?;
         let hostname = std::env::var("DD_HOSTNAME").unwrap_or_else(|_| "lastbucket".into());
         let mut oracle = oracle::BlackboxOracle::new(self.plan.config.bucket_seconds, &hostname);
 
         let speed = self.opts.speed;
-        align(self.first_ns, self.span_ns, speed, self.plan.config.bucket_seconds);
+        align(
+            self.first_ns,
+            self.span_ns,
+            speed,
+            self.plan.config.bucket_seconds,
+        );
         let start = Instant::now();
         let due = |ts: u64| -> Option<Instant> {
             (speed > 0.0).then(|| {
-                start + crate::duration::to_duration(ts.saturating_sub(self.first_ns) as f64 / 1e9 / speed)
+                start
+                    + crate::duration::to_duration(
+                        ts.saturating_sub(self.first_ns) as f64 / 1e9 / speed,
+                    )
             })
         };
         let point = self.stop.point;
@@ -226,9 +240,12 @@ impl Scenario<'_> {
             if let Some(at) = due(d.ts_ns) {
                 sleep_until(at);
             }
-            if let Some(exit) = server.exited().filter(|_| sent % 64 == 0) {
-                crashed = Some(exit);
-                break;
+            // A server that died mid-stream: stop sending (now and then, a wait(2) each).
+            if sent.is_multiple_of(64) {
+                if let Some(exit) = server.exited() {
+                    crashed = Some(exit);
+                    break;
+                }
             }
             let now = wall_ns();
             first_wall.get_or_insert(now);

@@ -135,6 +135,9 @@ fn add_opt(a: Option<f64>, b: Option<f64>, f: impl Fn(f64, f64) -> f64) -> Optio
     }
 }
 
+/// A context's neighbouring buckets judged together: (context, timestamped, its buckets).
+type Window = (CtxId, bool, Vec<(i64, Sent)>);
+
 /// An event or service check sent: its identity, and whether its second is its own.
 #[derive(Debug, Clone)]
 struct SentItem {
@@ -308,7 +311,10 @@ impl BlackboxOracle {
     }
 
     /// Everything the server posted, folded by (context, second); surplus counted.
-    fn fold_posted(&mut self, items: &[FlushedItem]) -> (HashMap<(CtxId, i64), Posted>, Vec<ItemKey>) {
+    fn fold_posted(
+        &mut self,
+        items: &[FlushedItem],
+    ) -> (HashMap<(CtxId, i64), Posted>, Vec<ItemKey>) {
         let mut posted: HashMap<(CtxId, i64), Posted> = HashMap::new();
         let mut posted_items = Vec::new();
         for item in items {
@@ -327,7 +333,11 @@ impl BlackboxOracle {
                         let ctx = self.contexts.find(base, &tags, &host)?;
                         Some((ctx, suffix.to_string()))
                     });
-                    let interval = if s.interval > 0 { s.interval } else { self.interval };
+                    let interval = if s.interval > 0 {
+                        s.interval
+                    } else {
+                        self.interval
+                    };
                     let scale = if s.series_type == SeriesType::Rate {
                         interval as f64
                     } else {
@@ -393,12 +403,11 @@ impl BlackboxOracle {
         let mut lost: Vec<(EntryKind, u64, Option<LostExample>)> = Vec::new();
         let sent = std::mem::take(&mut self.sent);
         // Windows: per context, buckets linked to the next one when a sample may spill.
-        let mut windows: Vec<(CtxId, bool, Vec<(i64, Sent)>)> = Vec::new();
+        let mut windows: Vec<Window> = Vec::new();
         for ((ctx, ts, stamped), g) in sent {
             if let Some((c, s, w)) = windows.last_mut() {
                 let (last_ts, last) = w.last().expect("a window is never empty");
-                if *c == ctx && !*s && !stamped && last.spills && *last_ts + self.interval == ts
-                {
+                if *c == ctx && !*s && !stamped && last.spills && *last_ts + self.interval == ts {
                     w.push((ts, g));
                     continue;
                 }
@@ -629,7 +638,10 @@ impl BlackboxOracle {
             }
             MetricType::Distribution => match p.sketch {
                 Some((cnt, sum, min, max))
-                    if cnt == s.weight && near(sum, s.sum) && near(min, s.min) && near(max, s.max) =>
+                    if cnt == s.weight
+                        && near(sum, s.sum)
+                        && near(min, s.min)
+                        && near(max, s.max) =>
                 {
                     Ok(())
                 }

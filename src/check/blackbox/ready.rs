@@ -53,10 +53,7 @@ pub fn udp_inode_row(inode: u64) -> Option<UdpSocketRow> {
         let text = std::fs::read_to_string(p).ok()?;
         text.lines().skip(1).find_map(|line| {
             let port = line.split_whitespace().nth(1)?.rsplit_once(':')?.1;
-            let row = find_udp_port(
-                &format!("h\n{line}"),
-                u16::from_str_radix(port, 16).ok()?,
-            )?;
+            let row = find_udp_port(&format!("h\n{line}"), u16::from_str_radix(port, 16).ok()?)?;
             (row.inode == inode).then_some(row)
         })
     })
