@@ -239,6 +239,8 @@ pub struct ServerInfo {
     /// Payloads decoded by the intake, and the items they held.
     pub payloads: u64,
     pub items: u64,
+    /// Points and items it posted for names never sent (its own telemetry): not surplus.
+    pub foreign: u64,
     /// Requests to endpoints the intake does not know, and bodies it could not decode.
     pub unknown_endpoint_requests: u64,
     pub decode_errors: Vec<String>,

@@ -129,16 +129,16 @@ fn wait_listening(
         if ready::accepts(addr) {
             return Ok(());
         }
-        if let Some(exit) = server.exited() {
-            // The shell may have left the server running (it forked): give it the timeout,
-            // unless the shell failed.
-            if !exit.clean() {
-                std::thread::sleep(Duration::from_millis(50));
-                return Err(CheckError::Server(format!(
-                    "the server exited ({exit}) before it listened on {addr}; the last lines of its stderr:\n{}",
-                    server.tail_text()
-                )));
-            }
+        if !server.running() {
+            // Give the stderr reader a moment to take the last lines.
+            std::thread::sleep(Duration::from_millis(50));
+            let exit = server
+                .exited()
+                .map_or("no status".into(), |e| e.to_string());
+            return Err(CheckError::Server(format!(
+                "the server exited ({exit}) before it listened on {addr}; the last lines of its stderr:\n{}",
+                server.tail_text()
+            )));
         }
         if Instant::now() >= deadline {
             return Err(CheckError::Server(format!(
@@ -417,6 +417,7 @@ fn server_info(
         killed: exit.killed,
         payloads: received.payload_total(),
         items: received.item_total(),
+        foreign: judged.foreign,
         unknown_endpoint_requests: received.unknown_total(),
         decode_errors: received.errors.iter().map(|e| e.to_string()).collect(),
         disagreements: judged.disagreements.clone(),

@@ -159,12 +159,18 @@ pub struct BlackboxOracle {
     hostname: String,
     notes: Vec<String>,
     note_count: u64,
+    /// Points and items posted for names never sent: the server's own telemetry (the agent
+    /// posts `datadog.agent.*`, `datadog.dogstatsd.*` and its service checks). Reported, not
+    /// surplus.
+    foreign: u64,
 }
 
 /// The oracle's outcome: what a [`crate::verify::Verification`] holds, plus why samples were
 /// counted lost where the server posted something else.
 pub struct Judged {
     pub tally: Tally,
+    /// Points and items of names never sent (the server's own telemetry).
+    pub foreign: u64,
     pub disagreements: Vec<String>,
     pub disagreement_count: u64,
 }
@@ -180,6 +186,7 @@ impl BlackboxOracle {
             hostname: hostname.to_string(),
             notes: Vec::new(),
             note_count: 0,
+            foreign: 0,
         }
     }
 
@@ -360,18 +367,14 @@ impl BlackboxOracle {
                                     _ => p.other_aggregates += 1,
                                 }
                             }
-                            (None, None) => {
-                                if *v != 0.0 {
-                                    self.tally.surplus += 1;
-                                }
-                            }
+                            (None, None) => self.foreign += 1,
                         }
                     }
                 }
                 FlushedItem::Sketch(k) => {
                     let host = self.host(&k.host).to_string();
                     let Some(ctx) = self.contexts.find(&k.metric, &tags, &host) else {
-                        self.tally.surplus += 1;
+                        self.foreign += 1;
                         continue;
                     };
                     let p = posted.entry((ctx, k.ts)).or_default();
@@ -506,6 +509,7 @@ impl BlackboxOracle {
             }
         }
         Judged {
+            foreign: self.foreign,
             tally: self.tally,
             disagreements: self.notes,
             disagreement_count: self.note_count,
@@ -519,7 +523,7 @@ impl BlackboxOracle {
         lost: &mut Vec<(EntryKind, u64, Option<LostExample>)>,
     ) {
         let margin = (SPILL_MARGIN_NS / 1_000_000_000) as i64 + 1;
-        for it in std::mem::take(&mut self.items) {
+        for it in self.items.clone() {
             let kind = if it.key.kind == "event" {
                 EntryKind::Event
             } else {
@@ -557,7 +561,19 @@ impl BlackboxOracle {
                 )),
             }
         }
-        self.tally.surplus += posted.len() as u64;
+        // An item of a name that was sent is surplus; any other is the server's own.
+        let names: HashSet<(&str, &str)> = self
+            .items
+            .iter()
+            .map(|i| (i.key.kind, i.key.name.as_str()))
+            .collect();
+        for p in &posted {
+            if names.contains(&(p.kind, p.name.as_str())) {
+                self.tally.surplus += 1;
+            } else {
+                self.foreign += 1;
+            }
+        }
     }
 
     /// Whether what was posted for a window is what was sent (an empty reason: nothing was
@@ -651,5 +667,133 @@ impl BlackboxOracle {
                 ))),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::flushed::Series;
+
+    const S: u64 = 1_000_000_000;
+    /// 1 700 000 000 is a bucket start.
+    const T0: u64 = 1_700_000_000 * S;
+
+    fn rate(metric: &str, ts: i64, v: f64) -> FlushedItem {
+        FlushedItem::Series(Series {
+            metric: metric.into(),
+            series_type: SeriesType::Rate,
+            interval: 10,
+            points: vec![(ts, v)],
+            tags: Vec::new(),
+            host: "lastbucket".into(),
+        })
+    }
+
+    fn gauge(metric: &str, ts: i64, v: f64) -> FlushedItem {
+        FlushedItem::Series(Series {
+            series_type: SeriesType::Gauge,
+            ..match rate(metric, ts, v) {
+                FlushedItem::Series(s) => s,
+                _ => unreachable!(),
+            }
+        })
+    }
+
+    fn lost_at(j: &Judged, stage: Stage) -> u64 {
+        j.tally
+            .counts()
+            .lost_by_stage
+            .get(stage.name())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn what_was_posted_is_flushed_and_what_was_not_is_lost_at_server() {
+        let mut o = BlackboxOracle::new(10, "lastbucket");
+        o.sent(T0 + S, b"a:1|c\na:2|c\ng:5|g");
+        o.sent(T0 + 11 * S, b"a:4|c");
+        // Bucket 0 posted (a as a rate: 3 / 10), bucket 10 not.
+        let j = o.judge(
+            &[
+                rate("a", 1_700_000_000, 0.3),
+                gauge("g", 1_700_000_000, 5.0),
+            ],
+            0,
+            1.0,
+        );
+        let c = j.tally.counts();
+        assert_eq!((c.sent, c.flushed, c.lost), (4, 3, 1));
+        assert_eq!(lost_at(&j, Stage::Server), 1);
+        assert_eq!(c.surplus, 0);
+        assert!(c.identity_holds());
+    }
+
+    #[test]
+    fn a_sample_near_the_boundary_may_be_read_in_the_next_bucket() {
+        let mut o = BlackboxOracle::new(10, "lastbucket");
+        // Sent 0.5 s before the boundary; the server read it after.
+        o.sent(T0 + 9 * S + S / 2, b"a:1|c\ng:7|g");
+        let j = o.judge(
+            &[
+                rate("a", 1_700_000_010, 0.1),
+                gauge("g", 1_700_000_010, 7.0),
+            ],
+            0,
+            1.0,
+        );
+        let c = j.tally.counts();
+        assert_eq!((c.flushed, c.lost, c.surplus), (2, 0, 0));
+    }
+
+    #[test]
+    fn a_wrong_value_is_loss_with_a_reason_and_telemetry_is_not_surplus() {
+        let mut o = BlackboxOracle::new(10, "lastbucket");
+        o.sent(T0 + S, b"a:1|c\na:1|c");
+        let j = o.judge(
+            &[
+                rate("a", 1_700_000_000, 0.1),
+                gauge("datadog.agent.running", 1_700_000_000, 1.0),
+            ],
+            0,
+            1.0,
+        );
+        let c = j.tally.counts();
+        assert_eq!((c.flushed, c.lost, c.surplus), (0, 2, 0));
+        assert_eq!(j.foreign, 1);
+        assert_eq!(j.disagreement_count, 1);
+        assert!(
+            j.disagreements[0].contains("counter total 1, sent 2"),
+            "{:?}",
+            j.disagreements
+        );
+    }
+
+    #[test]
+    fn kernel_drops_go_to_the_socket_stage() {
+        let mut o = BlackboxOracle::new(10, "lastbucket");
+        o.sent(T0 + S, b"a:1|c");
+        o.sent(T0 + S, b"b:1|c");
+        let j = o.judge(&[rate("a", 1_700_000_000, 0.1)], 1, 1.0);
+        assert_eq!(lost_at(&j, Stage::Socket), 1);
+        assert_eq!(lost_at(&j, Stage::Server), 0);
+    }
+
+    #[test]
+    fn a_second_posted_for_nothing_sent_is_surplus_but_a_counter_zero_is_not() {
+        let mut o = BlackboxOracle::new(10, "lastbucket");
+        o.sent(T0 + S, b"a:1|c\ng:1|g");
+        let j = o.judge(
+            &[
+                rate("a", 1_700_000_000, 0.1),
+                rate("a", 1_700_000_010, 0.0),
+                gauge("g", 1_700_000_000, 1.0),
+                gauge("g", 1_700_000_030, 1.0),
+            ],
+            0,
+            1.0,
+        );
+        assert_eq!(j.tally.counts().surplus, 1);
     }
 }

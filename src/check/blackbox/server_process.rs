@@ -162,6 +162,11 @@ impl ServerProcess {
         self.exit.clone()
     }
 
+    /// The shell, or some process it left in the group, is still running.
+    pub fn running(&mut self) -> bool {
+        self.exited().is_none() || self.group_alive()
+    }
+
     /// Some process of the group is still alive (`kill(-pgid, 0)`). Members the shell left
     /// behind are reparented to lastbucket (a child subreaper, see [`become_subreaper`]) and
     /// reaped here, once the shell itself was, so that zombies do not count as alive.
