@@ -217,6 +217,61 @@ fn a_server_that_exits_at_once_is_an_error_with_its_stderr() {
 }
 
 #[test]
+fn a_shell_that_exits_cleanly_with_nothing_listening_is_an_error_at_once() {
+    let start = std::time::Instant::now();
+    let out = failing("echo nothing to run >&2", "60s");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("exited (exit code 0) before it listened"),
+        "{err}"
+    );
+    assert!(err.contains("nothing to run"), "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "not the timeout"
+    );
+}
+
+#[test]
+fn a_sweep_checks_every_moment_against_its_own_server() {
+    let addr = format!("unixgram://{}", socket_path("sweep").display());
+    let mut c = lastbucket();
+    c.args([
+        "sweep",
+        "gen:seed=4,contexts=20,samples=400",
+        "--server-cmd",
+        &serve_cmd(),
+    ])
+    .args([
+        "--server-addr",
+        &addr,
+        "--speed",
+        "0",
+        "--packets-every",
+        "50",
+    ])
+    .args([
+        "--flush-incomplete-buckets",
+        "on",
+        "--export-json",
+        "-",
+        "--quiet",
+    ]);
+    let (code, report) = json_report(&mut c);
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    assert!(scenarios.len() >= 2, "{report}");
+    assert_eq!(code, 0, "{report}");
+    for s in scenarios {
+        assert_eq!(s["counts"]["lost"], 0, "{s}");
+        assert!(n(&s["counts"]["sent"]) > 0, "{s}");
+        assert_eq!(s["server"]["exit_code"], 0, "{s}");
+    }
+    // Every moment up to its own stop: the packets sent are the moment's.
+    assert_eq!(scenarios[0]["stop"]["after_packets"], 50);
+}
+
+#[test]
 fn a_server_that_never_listens_is_an_error_after_the_timeout() {
     let start = std::time::Instant::now();
     let out = failing("echo started >&2; exec sleep 60", "1s");
@@ -251,16 +306,12 @@ fn a_server_that_ignores_sigterm_is_killed_and_fails() {
     assert_eq!(code, 1, "{s}");
     assert_eq!(s["verdict"], "fail");
     assert_eq!(s["server"]["killed"], true);
-    assert_eq!(s["server"]["exit_signal"], libc_sigkill());
+    assert_eq!(s["server"]["exit_signal"], 9, "SIGKILL");
     let reasons = s["reasons"].to_string();
     assert!(reasons.contains("was killed"), "{reasons}");
     assert!(reasons.contains("posted nothing"), "{reasons}");
     let kept = std::fs::read_to_string(&log).expect("server log");
     assert!(kept.contains("ignoring TERM"), "{kept}");
-}
-
-fn libc_sigkill() -> i64 {
-    9
 }
 
 #[test]

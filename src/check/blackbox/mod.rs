@@ -261,19 +261,24 @@ impl Scenario<'_> {
                 }
             }
         }
-        let _ = client.finish();
         // The stop moment on the real clock.
         if let Some(at) = point.at_ns.and_then(due) {
             sleep_until(at);
-        } else if let Some(row) = inode {
-            // `end`: after the server read what the kernel holds for it, if it does.
+        } else {
+            // `end`: after the server read what the kernel holds for it, as far as the kernel
+            // tells (a UDP socket's receive queue; what a Unix peer has not consumed).
             let deadline = Instant::now() + DRAIN_WAIT;
-            while Instant::now() < deadline
-                && ready::udp_inode_row(row.inode).is_some_and(|r| r.rx_queue > 0)
-            {
+            let fd = client.raw_fd();
+            let unread = || match (&inode, addr.is_unix()) {
+                (Some(row), _) => ready::udp_inode_row(row.inode).is_some_and(|r| r.rx_queue > 0),
+                (None, true) => ready::unread_by_peer(fd).is_some_and(|n| n > 0),
+                _ => false,
+            };
+            while Instant::now() < deadline && unread() {
                 std::thread::sleep(POLL);
             }
         }
+        let _ = client.finish();
         let stop_wall = wall_ns();
         let drops = inode.and_then(|row| {
             ready::udp_inode_row(row.inode).map(|r| r.drops.saturating_sub(row.drops))

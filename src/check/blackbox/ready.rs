@@ -59,6 +59,16 @@ pub fn udp_inode_row(inode: u64) -> Option<UdpSocketRow> {
     })
 }
 
+/// Bytes a Unix socket sent that its peer has not read yet (`SIOCOUTQ`, `TIOCOUTQ` on Linux: on Unix sockets the
+/// kernel charges a datagram to its sender until the receiver consumes it). `None` where the
+/// kernel does not say.
+pub fn unread_by_peer(fd: std::os::fd::RawFd) -> Option<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through the pointer given.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    (r == 0).then_some(n.max(0) as u64)
+}
+
 /// Whether `addr` accepts traffic now.
 pub fn accepts(addr: &Address) -> bool {
     match addr {
@@ -95,6 +105,17 @@ mod tests {
             }
         );
         assert_eq!(find_udp_port(text, 8126), None);
+    }
+
+    #[test]
+    fn what_a_unix_peer_has_not_read_is_seen() {
+        use std::os::fd::AsRawFd;
+        let (a, b) = std::os::unix::net::UnixDatagram::pair().expect("pair");
+        a.send(b"x:1|c").expect("send");
+        assert!(unread_by_peer(a.as_raw_fd()).expect("SIOCOUTQ") > 0);
+        let mut buf = [0u8; 16];
+        b.recv(&mut buf).expect("recv");
+        assert_eq!(unread_by_peer(a.as_raw_fd()), Some(0));
     }
 
     #[test]
