@@ -63,6 +63,16 @@ impl Stage {
     }
 }
 
+/// The stages a report's exports show as columns: the embedded pipeline's, and `server` too
+/// when some scenario checked an external server.
+pub fn stages_of(report: &Report) -> &'static [Stage] {
+    if report.scenarios.iter().any(|s| s.server.is_some()) {
+        &Stage::EVERY
+    } else {
+        &Stage::ALL
+    }
+}
+
 /// What a scenario is expected to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expectation {
