@@ -288,6 +288,8 @@ impl Scenario<'_> {
             server.signal(self.opts.stop_signal);
         }
         let exit = server.wait(self.opts.timeout);
+        // The socket file the server left behind (the next scenario would remove it anyway).
+        let _ = scenario_address(&addr);
         let received = intake.stop();
         let judged = oracle.judge(
             &received.items,
