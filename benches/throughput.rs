@@ -99,6 +99,7 @@ fn check_once(datagrams: &[Datagram]) -> u64 {
         seed: 0,
         flushed_out: None,
         transport: None,
+        server: None,
         jobs: 1,
         shape: None,
         shard: None,

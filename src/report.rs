@@ -26,6 +26,10 @@ pub enum Stage {
     OpenBucket,
     /// Dropped at a sampler's context limit.
     ContextLimit,
+    /// Lost inside an external server (`check --server-cmd`): sent, not lost in a socket
+    /// lastbucket could see into, and not in what the server posted. Not in [`Stage::ALL`]
+    /// (the embedded pipeline's stages, the columns of every export): black-box reports add it.
+    Server,
 }
 
 impl Stage {
@@ -37,6 +41,16 @@ impl Stage {
         Stage::ContextLimit,
     ];
 
+    /// Every stage, the external server's too.
+    pub const EVERY: [Stage; 6] = [
+        Stage::Socket,
+        Stage::Queue,
+        Stage::Batcher,
+        Stage::OpenBucket,
+        Stage::ContextLimit,
+        Stage::Server,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Socket => "socket",
@@ -44,7 +58,18 @@ impl Stage {
             Stage::Batcher => "batcher",
             Stage::OpenBucket => "open_bucket",
             Stage::ContextLimit => "context_limit",
+            Stage::Server => "server",
         }
+    }
+}
+
+/// The stages a report's exports show as columns: the embedded pipeline's, and `server` too
+/// when some scenario checked an external server.
+pub fn stages_of(report: &Report) -> &'static [Stage] {
+    if report.scenarios.iter().any(|s| s.server.is_some()) {
+        &Stage::EVERY
+    } else {
+        &Stage::ALL
     }
 }
 
@@ -206,6 +231,34 @@ pub struct ScenarioReport {
     /// What crossed the socket, for `check --transport`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub socket: Option<SocketInfo>,
+    /// The external server of a `check --server-cmd` scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerInfo>,
+}
+
+/// The server process of a black-box scenario and what it posted to the intake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub command: String,
+    pub address: String,
+    /// Its exit code, if it exited by itself; the signal that ended it otherwise.
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    /// It did not exit within `--server-timeout` of the stop signal and was SIGKILLed.
+    pub killed: bool,
+    /// Payloads decoded by the intake, and the items they held.
+    pub payloads: u64,
+    pub items: u64,
+    /// Points and items it posted for names never sent (its own telemetry): not surplus.
+    pub foreign: u64,
+    /// Requests to endpoints the intake does not know, and bodies it could not decode.
+    pub unknown_endpoint_requests: u64,
+    pub decode_errors: Vec<String>,
+    /// Samples counted lost because the server posted values that disagree with what was sent
+    /// (the rest of the `server` loss is what it posted nothing for).
+    pub disagreements: Vec<String>,
+    /// The last lines of its stderr.
+    pub stderr_tail: Vec<String>,
 }
 
 /// The socket of a `check --transport` scenario: what the kernel dropped, what was still

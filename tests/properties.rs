@@ -212,6 +212,7 @@ fn check(
         jobs: 1,
         shape: None,
         shard: None,
+        server: None,
     };
     run_check(&plan, &Datagrams(datagrams), &mut ()).expect("the check runs")
 }

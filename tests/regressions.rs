@@ -40,6 +40,7 @@ fn plan(moments: Vec<StopMoment>) -> CheckPlan {
         jobs: 1,
         shape: None,
         shard: None,
+        server: None,
     }
 }
 

@@ -169,6 +169,7 @@ fuzz_target!(|data: &[u8]| {
         jobs: 1,
         shape: None,
         shard: None,
+        server: None,
     };
     let started = Instant::now();
     let report = match run_check(&plan, &source, &mut ()) {

@@ -1,6 +1,7 @@
 //! `check`: runs the embedded pipeline on a stream, stops it at each chosen moment, for each
 //! flag setting, and verifies the flushed output against the ledger of what was sent.
 
+pub mod blackbox;
 pub mod clock_range;
 pub mod driver;
 pub mod matrix;
@@ -37,6 +38,8 @@ pub struct CheckPlan {
     /// Send the stream through a real loopback socket on the real clock instead of handing it
     /// to the pipeline on the virtual clock (`--transport`).
     pub transport: Option<TransportOptions>,
+    /// Check an external server started as a child process instead (`--server-cmd`).
+    pub server: Option<blackbox::BlackboxOptions>,
     /// Threads that run the scenarios' stop sequences and verifications (≥ 1). Reports do
     /// not depend on it.
     pub jobs: usize,
@@ -54,6 +57,9 @@ pub enum CheckError {
     /// The socket of a transport check could not be set up or used.
     #[error("{0}")]
     Transport(String),
+    /// The external server could not be started, never listened, or the intake failed.
+    #[error("{0}")]
+    Server(String),
     /// A stop moment the stream cannot have (a usage error).
     #[error(transparent)]
     Moment(#[from] moment::MomentError),

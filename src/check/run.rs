@@ -30,6 +30,9 @@ pub fn run_check(
     if let Some(dir) = &plan.flushed_out {
         super::flushed_out::create_dir(dir)?;
     }
+    if let Some(opts) = &plan.server {
+        return super::blackbox::run_blackbox(plan, opts, opener, observer);
+    }
     match plan.transport {
         Some(opts) => run_over_sockets(plan, opts, opener, observer),
         None => run_virtual(plan, opener, observer),
@@ -62,7 +65,7 @@ fn shape_for(plan: &CheckPlan, opener: &dyn StreamOpener) -> Result<StreamShape,
 
 /// The run's stops, placed on the stream, and (with `--shard`) what the report says of the
 /// shard: the stops are then only the shard's.
-fn resolve_all(
+pub(super) fn resolve_all(
     plan: &CheckPlan,
     shape: &StreamShape,
 ) -> Result<(Vec<ResolvedStop>, Option<ShardInfo>), CheckError> {
@@ -99,7 +102,7 @@ fn resolve_all(
     Ok((mine, Some(info)))
 }
 
-fn new_report(source: SourceInfo, shard: Option<ShardInfo>) -> Report {
+pub(super) fn new_report(source: SourceInfo, shard: Option<ShardInfo>) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo::default(),
@@ -344,17 +347,18 @@ fn scenario_report(
         },
         stage_counters: serde_json::to_value(&outcome.counters).unwrap_or_default(),
         socket,
+        server: None,
     }
 }
 
 /// Seconds with millisecond precision, so reports are stable and readable.
-fn round_ms(ns: u64) -> f64 {
+pub(super) fn round_ms(ns: u64) -> f64 {
     (ns / 1_000_000) as f64 / 1000.0
 }
 
 /// The stream's datagrams, lines and samples, read in full (the socket check sends the
 /// stream once per scenario on the real clock; one more read costs nothing beside that).
-fn survey(
+pub(super) fn survey(
     opener: &dyn StreamOpener,
     config: &PipelineConfig,
 ) -> Result<(StreamShape, SourceInfo), CheckError> {

@@ -13,6 +13,7 @@ pub mod replay;
 pub mod report_args;
 pub mod run_args;
 pub mod serve;
+pub mod server_args;
 pub mod source_args;
 pub mod sweep;
 

@@ -59,9 +59,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "udp|unixgram|unix")]
     pub transport: Option<Transport>,
 
-    /// With --transport: stream time runs this many times faster than wall time (0 = as fast as
-    /// the sender can go).
-    #[arg(long, default_value_t = 1.0, requires = "transport")]
+    /// With --transport or --server-cmd: stream time runs this many times faster than wall time
+    /// (0 = as fast as the sender can go).
+    #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
 
     /// With --transport: SO_RCVBUF of the receiving socket in bytes (default: the system's).
@@ -72,6 +72,9 @@ pub struct RunArgs {
     /// (With --transport the transport decides.)
     #[arg(long, default_value = "udp", value_parser = ["udp", "unix"], conflicts_with = "transport")]
     pub listener: String,
+
+    #[command(flatten)]
+    pub server: super::server_args::ServerArgs,
 
     /// Threads that run the scenarios (their stop sequences and verifications) [default: the
     /// number of cores]. Reports are the same whatever it is.
@@ -116,6 +119,29 @@ impl RunArgs {
         }))
     }
 
+    /// The black-box options; the settings that cannot be seen from outside are refused.
+    fn server_options(
+        &self,
+        drain: BatcherDrain,
+    ) -> Result<Option<crate::check::blackbox::BlackboxOptions>, UsageError> {
+        if self.server.server_cmd.is_none() {
+            if self.speed != 1.0 && self.transport.is_none() {
+                return Err(UsageError(
+                    "--speed needs --transport or --server-cmd".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if drain == BatcherDrain::Never {
+            return Err(UsageError(
+                "--batcher-drain never cannot be set on an external server: it is the embedded \
+                 pipeline's model of an old agent (with --server-cmd, run that agent instead)"
+                    .into(),
+            ));
+        }
+        self.server.options(self.speed)
+    }
+
     /// The plan of a run at these moments.
     pub fn plan(
         &self,
@@ -142,6 +168,7 @@ impl RunArgs {
             seed: self.seed,
             flushed_out,
             transport: self.transport_options()?,
+            server: self.server_options(drain)?,
             jobs: match self.jobs {
                 Some(0) => return Err(UsageError("--jobs must be at least 1".into())),
                 Some(n) => n,

@@ -1,7 +1,7 @@
 //! CSV: a header and one row per scenario × setting, the lost samples split by stage.
 
 use super::{lost_at, ExportError, Exporter};
-use crate::report::{Report, Stage};
+use crate::report::Report;
 
 pub struct CsvExporter;
 
@@ -31,7 +31,11 @@ impl Exporter for CsvExporter {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        header.extend(Stage::ALL.iter().map(|s| format!("lost_{}", s.name())));
+        header.extend(
+            crate::report::stages_of(report)
+                .iter()
+                .map(|s| format!("lost_{}", s.name())),
+        );
         header.extend(["surplus", "duplicates", "verdict"].map(String::from));
         w.write_record(&header).map_err(err)?;
         for s in &report.scenarios {
@@ -49,7 +53,11 @@ impl Exporter for CsvExporter {
                 c.flushed.to_string(),
                 c.lost.to_string(),
             ];
-            row.extend(Stage::ALL.iter().map(|st| lost_at(s, *st).to_string()));
+            row.extend(
+                crate::report::stages_of(report)
+                    .iter()
+                    .map(|st| lost_at(s, *st).to_string()),
+            );
             row.extend([
                 c.surplus.to_string(),
                 c.duplicates.to_string(),

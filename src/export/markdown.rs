@@ -1,7 +1,7 @@
 //! Markdown: a table per run, for pull-request comments and job summaries.
 
 use super::{lost_at, ExportError, Exporter};
-use crate::report::{Report, Stage};
+use crate::report::Report;
 use std::fmt::Write;
 
 pub struct MarkdownExporter;
@@ -26,11 +26,12 @@ impl Exporter for MarkdownExporter {
             src.samples
         );
         o.push_str("| scenario | sent | rejected | flushed | lost |");
-        for s in Stage::ALL {
+        let stages = crate::report::stages_of(report);
+        for s in stages {
             let _ = write!(o, " {} |", s.name());
         }
         o.push_str(" surplus | duplicates | expectation | verdict |\n|---|");
-        for _ in 0..(4 + Stage::ALL.len() + 4) {
+        for _ in 0..(4 + stages.len() + 4) {
             o.push_str("---:|");
         }
         o.push('\n');
@@ -45,8 +46,8 @@ impl Exporter for MarkdownExporter {
                 c.flushed,
                 c.lost
             );
-            for st in Stage::ALL {
-                let _ = write!(o, " {} |", lost_at(s, st));
+            for st in stages {
+                let _ = write!(o, " {} |", lost_at(s, *st));
             }
             let _ = writeln!(
                 o,

@@ -44,6 +44,7 @@ fn scenario(flag: bool, lost_open: u64, verdict: Verdict) -> ScenarioReport {
         held_at_stop: HeldAtStop::default(),
         stage_counters: serde_json::Value::Null,
         socket: None,
+        server: None,
     }
 }
 

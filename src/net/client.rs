@@ -66,6 +66,17 @@ impl Client {
         })
     }
 
+    /// The socket's descriptor (the black-box check asks the kernel how much of what it sent
+    /// the server has not read yet).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match &self.socket {
+            ClientSocket::Udp(s) => s.as_raw_fd(),
+            ClientSocket::Unixgram(s) => s.as_raw_fd(),
+            ClientSocket::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     pub fn address(&self) -> &Address {
         &self.address
     }

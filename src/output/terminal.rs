@@ -116,7 +116,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(o, "{}", cells.join("  ").trim_end());
     }
     o.push('\n');
-    o.push_str(&stage_table(report));
+    // An external server's stages cannot be seen: no table of zeros for it.
+    if report.scenarios.iter().any(|s| !s.stage_counters.is_null()) {
+        o.push_str(&stage_table(report));
+    }
     for s in &report.scenarios {
         details(&mut o, s);
     }
@@ -209,6 +212,32 @@ fn details(o: &mut String, s: &ScenarioReport) {
             k.unread_at_stop,
             k.unattributed
         );
+    }
+    if let Some(v) = &s.server {
+        let exit = match (v.exit_code, v.exit_signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(sig)) => format!("signal {sig}"),
+            _ => "unknown exit".into(),
+        };
+        let _ = writeln!(
+            o,
+            "  server {}: {exit}{}, {} payloads with {} items posted ({} of its own), {} unknown-endpoint requests, {} undecodable",
+            v.address,
+            if v.killed { " (killed)" } else { "" },
+            v.payloads,
+            v.items,
+            v.foreign,
+            v.unknown_endpoint_requests,
+            v.decode_errors.len()
+        );
+        for d in v.disagreements.iter().take(MAX_EXAMPLES) {
+            let _ = writeln!(o, "  posted value disagrees: {d}");
+        }
+        if v.killed || v.exit_code != Some(0) {
+            for l in &v.stderr_tail {
+                let _ = writeln!(o, "  | {l}");
+            }
+        }
     }
     for e in s.accounting_errors.iter().take(MAX_EXAMPLES) {
         let _ = writeln!(o, "  {} {e}", "accounting error:".red());

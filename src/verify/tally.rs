@@ -60,7 +60,7 @@ impl EntryKind {
 }
 
 fn stage_index(s: Stage) -> usize {
-    Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)
+    Stage::EVERY.iter().position(|x| *x == s).unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -68,7 +68,7 @@ struct KindCounts {
     sent: u64,
     rejected: u64,
     flushed: u64,
-    lost: [u64; 5],
+    lost: [u64; 6],
 }
 
 /// The running counts of one scenario.
@@ -76,7 +76,7 @@ struct KindCounts {
 pub struct Tally {
     kinds: [KindCounts; KINDS],
     rejected_by_reason: BTreeMap<&'static str, u64>,
-    examples: [Vec<LostExample>; 5],
+    examples: [Vec<LostExample>; 6],
     /// Samples of well-formed lines that reached the pipeline (not lost at the socket).
     pub compared: u64,
     pub lines: u64,
@@ -98,9 +98,14 @@ impl Tally {
     }
 
     pub fn flushed(&mut self, kind: EntryKind) {
+        self.flushed_n(kind, 1);
+    }
+
+    /// `n` samples of `kind` flushed.
+    pub fn flushed_n(&mut self, kind: EntryKind, n: u64) {
         let k = &mut self.kinds[kind.index()];
-        k.sent += 1;
-        k.flushed += 1;
+        k.sent += n;
+        k.flushed += n;
     }
 
     /// Samples counted flushed that turn out lost (their bucket was dropped).
@@ -167,7 +172,7 @@ impl Tally {
                 lost: k.lost.iter().sum(),
                 lost_by_stage: BTreeMap::new(),
             };
-            for (i, stage) in Stage::ALL.iter().enumerate() {
+            for (i, stage) in Stage::EVERY.iter().enumerate() {
                 if k.lost[i] > 0 {
                     t.lost_by_stage.insert(stage.name().into(), k.lost[i]);
                     *c.lost_by_stage.entry(stage.name().into()).or_default() += k.lost[i];
@@ -207,7 +212,7 @@ impl Tally {
                 break;
             }
         }
-        out.sort_by_key(|e| Stage::ALL.iter().position(|s| s.name() == e.stage));
+        out.sort_by_key(|e| Stage::EVERY.iter().position(|s| s.name() == e.stage));
         out
     }
 }
