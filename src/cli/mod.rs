@@ -4,6 +4,8 @@
 pub mod agent_env;
 pub mod check;
 pub mod config_file;
+pub mod config_keys;
+pub mod config_yaml;
 pub mod generate;
 pub mod inspect;
 pub mod intake;
