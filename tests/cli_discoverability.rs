@@ -77,3 +77,15 @@ fn man_is_a_roff_page_with_every_command() {
         );
     }
 }
+
+/// The README's copy of the key table is the one `generate --help` prints.
+#[test]
+fn the_readme_lists_the_keys_as_generate_help_does() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = lastbucket::source::generate::keys_help();
+    assert!(
+        readme.contains(&table),
+        "README.md's generator key table differs from `generate --help`; paste:\n{table}"
+    );
+}
