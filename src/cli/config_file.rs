@@ -1,12 +1,22 @@
-//! The pipeline settings file (`--config`): TOML or JSON, with lastbucket's key names or the
-//! agent's own (`dogstatsd_queue_size`, …), so a user can mirror their `datadog.yaml`.
+//! The pipeline settings file (`--config`): TOML, JSON or YAML, with lastbucket's key names or
+//! the agent's own (`dogstatsd_queue_size`, …), so a user can point it at their `datadog.yaml`
+//! or `dogstatsd.yaml` as it is.
 //!
 //! Two agent keys do not map one to one onto a field and are taken out before the rest is
-//! read (which still rejects unknown keys): `dogstatsd_packet_buffer_flush_timeout`, a Go
-//! duration in the agent (`"100ms"`; a bare integer is nanoseconds, as viper reads it), and
-//! `dogstatsd_flush_incomplete_buckets`, a stop setting rather than a size: it picks the
-//! setting a check runs when `--flush-incomplete-buckets` is not given.
+//! read: `dogstatsd_packet_buffer_flush_timeout`, a Go duration in the agent (`"100ms"`; a
+//! bare integer is nanoseconds, as viper reads it), and `dogstatsd_flush_incomplete_buckets`,
+//! a stop setting rather than a size: it picks the setting a check runs when
+//! `--flush-incomplete-buckets` is not given.
+//!
+//! Unknown keys: TOML and JSON are lastbucket's own files, so any key it does not apply is
+//! refused. YAML is the agent's format, and a real `datadog.yaml` sets dozens of keys
+//! lastbucket does not model (`api_key`, `logs_enabled`, `dogstatsd_port`, nested sections
+//! such as `dogstatsd_mapper_profiles`): those are ignored and named in a note on stderr; only
+//! an unknown `dogstatsd_*` key (most likely a typo of one that matters) is refused. Every
+//! refusal names the key, the closest accepted key, and the list of accepted keys
+//! ([`super::config_keys`]).
 
+use super::config_keys::{self, KeyKind, FLAG_KEY, FLUSH_TIMEOUT_KEY};
 use super::UsageError;
 use crate::pipeline::PipelineConfig;
 use std::path::Path;
@@ -17,45 +27,137 @@ pub struct ConfigFile {
     pub pipeline: PipelineConfig,
     /// `dogstatsd_flush_incomplete_buckets`, when the file sets it.
     pub flush_incomplete_buckets: Option<bool>,
+    /// The keys the file set that were applied, in file order.
+    pub applied: Vec<String>,
+    /// The keys of a YAML file that lastbucket does not model and ignored, in file order.
+    pub ignored: Vec<String>,
 }
 
-const FLUSH_TIMEOUT_KEY: &str = "dogstatsd_packet_buffer_flush_timeout";
-const FLAG_KEY: &str = "dogstatsd_flush_incomplete_buckets";
+/// The syntax of a settings file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    Toml,
+    Json,
+    Yaml,
+}
 
-/// Reads a settings file, TOML or JSON by its first non-blank byte.
+impl ConfigFormat {
+    /// By extension (`.yaml`/`.yml`, `.json`, `.toml`), else by content: `{` first is JSON;
+    /// a first line of `key: value` or `---` is YAML; anything else is TOML.
+    pub fn detect(path: &Path, text: &str) -> ConfigFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml") => {
+                return ConfigFormat::Yaml
+            }
+            Some(e) if e.eq_ignore_ascii_case("json") => return ConfigFormat::Json,
+            Some(e) if e.eq_ignore_ascii_case("toml") => return ConfigFormat::Toml,
+            _ => {}
+        }
+        if text.trim_start().starts_with('{') {
+            return ConfigFormat::Json;
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'));
+        match first {
+            Some(l) if l.starts_with("---") => ConfigFormat::Yaml,
+            // `key: value` or `key:` (a nested section); TOML has `=` or `[table]` there.
+            Some(l) => match (l.find(':'), l.find('=')) {
+                (Some(_), None) if !l.starts_with('[') => ConfigFormat::Yaml,
+                (Some(c), Some(e)) if c < e && !l.starts_with('[') => ConfigFormat::Yaml,
+                _ => ConfigFormat::Toml,
+            },
+            None => ConfigFormat::Toml,
+        }
+    }
+}
+
+/// Reads a settings file and, when it ignored keys, says which on stderr (with the keys it
+/// applied), so a `datadog.yaml` that sets none of the keys that matter is not mistaken for
+/// one that did.
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
+    let file = parse_config_file(path)?;
+    if !file.ignored.is_empty() {
+        let applied = if file.applied.is_empty() {
+            "no keys lastbucket models".to_string()
+        } else {
+            file.applied.join(", ")
+        };
+        eprintln!(
+            "note: {}: applied {applied}; ignored {} key(s) lastbucket does not model: {}",
+            path.display(),
+            file.ignored.len(),
+            file.ignored.join(", ")
+        );
+    }
+    Ok(file)
+}
+
+/// Reads a settings file, TOML, JSON or YAML ([`ConfigFormat::detect`]), without printing.
+pub fn parse_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
     let text = crate::settings_file::read_settings_text(path)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     parse_config_text(path, &text)
 }
 
-/// [`read_config_file`] on text already read; `path` names the file in errors. Pure, so the
-/// fuzz target reaches the reader without a file per input.
+/// [`parse_config_file`] on text already read; `path` names the file in errors (and its
+/// extension picks the syntax). Pure, so the fuzz target reaches the reader without a file.
 pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageError> {
     let invalid =
         |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
-    let mut value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?
-    } else {
-        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        serde_json::to_value(table).map_err(|e| invalid(e.to_string()))?
+    let format = ConfigFormat::detect(path, text);
+    let entries = match format {
+        ConfigFormat::Json => {
+            let value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| invalid(format!("JSON: {e}")))?;
+            match value {
+                serde_json::Value::Object(map) => map.into_iter().collect(),
+                _ => return Err(invalid("expected a table of settings".into())),
+            }
+        }
+        ConfigFormat::Toml => {
+            let table: toml::Table =
+                toml::from_str(text).map_err(|e| invalid(format!("TOML: {e}")))?;
+            let value = serde_json::to_value(table).map_err(|e| invalid(e.to_string()))?;
+            match value {
+                serde_json::Value::Object(map) => map.into_iter().collect(),
+                _ => return Err(invalid("expected a table of settings".into())),
+            }
+        }
+        ConfigFormat::Yaml => super::config_yaml::top_level_entries(text).map_err(invalid)?,
     };
-    let map = value
-        .as_object_mut()
-        .ok_or_else(|| invalid("expected a table of settings".into()))?;
+    let agent_file = format == ConfigFormat::Yaml;
+    let mut map = serde_json::Map::new();
+    let mut applied = Vec::new();
+    let mut ignored = Vec::new();
+    for (key, value) in entries {
+        match config_keys::classify(&key, agent_file) {
+            KeyKind::Accepted => {
+                applied.push(key.clone());
+                map.insert(key, value);
+            }
+            KeyKind::Ignored => ignored.push(key),
+            KeyKind::Unknown => return Err(invalid(unknown_key_message(&key))),
+        }
+    }
     let timeout_ms = map
         .remove(FLUSH_TIMEOUT_KEY)
         .map(|v| go_duration_ms(&v).map_err(|e| invalid(format!("{FLUSH_TIMEOUT_KEY}: {e}"))))
         .transpose()?;
-    let flush_incomplete_buckets = match map.remove(FLAG_KEY) {
-        None => None,
-        Some(serde_json::Value::Bool(b)) => Some(b),
-        Some(other) => {
-            return Err(invalid(format!(
-                "{FLAG_KEY}: expected true or false, got {other}"
-            )))
+    let mut flush_incomplete_buckets = None;
+    for name in [FLAG_KEY, "flush_incomplete_buckets"] {
+        match map.remove(name) {
+            None => {}
+            Some(serde_json::Value::Bool(b)) => flush_incomplete_buckets = Some(b),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "{name}: expected true or false, got {other}"
+                )))
+            }
         }
-    };
+    }
+    let value = serde_json::Value::Object(map);
     let mut pipeline: PipelineConfig =
         serde_json::from_value(value.clone()).map_err(|e| invalid(name_the_key(&value, e)))?;
     if let Some(ms) = timeout_ms {
@@ -64,7 +166,20 @@ pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageErr
     Ok(ConfigFile {
         pipeline,
         flush_incomplete_buckets,
+        applied,
+        ignored,
     })
+}
+
+/// `unknown key "x" (did you mean "y"?); accepted keys: …`.
+fn unknown_key_message(key: &str) -> String {
+    let hint = config_keys::closest(key)
+        .map(|k| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown key {key:?}{hint}; accepted keys: {}",
+        config_keys::accepted_list()
+    )
 }
 
 /// serde's message for a value of the wrong type (`invalid value: integer `…`, expected
@@ -134,7 +249,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        read_config_file(&path)
+        parse_config_file(&path)
     }
 
     #[test]
@@ -170,5 +285,68 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains(FLUSH_TIMEOUT_KEY), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_accepted_ones() {
+        let e = read("a.json", r#"{"dogstatsd_queue_sise": 8}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean \"dogstatsd_queue_size\""), "{e}");
+        assert!(
+            e.contains("accepted keys: buffer_size (dogstatsd_buffer_size)"),
+            "{e}"
+        );
+        // TOML and JSON are lastbucket's own files: an agent key it does not model is refused.
+        assert!(read("a.toml", "api_key = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn formats_by_extension_then_content() {
+        let d = |name: &str, text: &str| ConfigFormat::detect(Path::new(name), text);
+        assert_eq!(d("datadog.yaml", "{}"), ConfigFormat::Yaml);
+        assert_eq!(d("x.YML", ""), ConfigFormat::Yaml);
+        assert_eq!(d("x.json", "a = 1"), ConfigFormat::Json);
+        assert_eq!(
+            d("x.conf", "# c\n\ndogstatsd_queue_size: 8\n"),
+            ConfigFormat::Yaml
+        );
+        assert_eq!(d("x.conf", "---\n"), ConfigFormat::Yaml);
+        assert_eq!(d("x.conf", "logs_config:\n  a: 1\n"), ConfigFormat::Yaml);
+        assert_eq!(d("x.conf", "url = \"http://x\"\n"), ConfigFormat::Toml);
+        assert_eq!(d("x.conf", "[table]\na = 1\n"), ConfigFormat::Toml);
+        assert_eq!(d("x.conf", " {\"a\": 1}"), ConfigFormat::Json);
+    }
+
+    #[test]
+    fn yaml_applies_agent_keys_and_ignores_the_rest() {
+        let c = read(
+            "datadog.yaml",
+            "api_key: abc\nsite: datadoghq.com\ndogstatsd_port: 8125\n\
+             dogstatsd_queue_size: 16\ndogstatsd_packet_buffer_flush_timeout: 20ms\n\
+             dogstatsd_flush_incomplete_buckets: on\nlogs_config:\n  container_collect_all: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.pipeline.queue_size, 16);
+        assert_eq!(c.pipeline.packet_buffer_flush_timeout_ms, 20);
+        assert_eq!(c.flush_incomplete_buckets, Some(true));
+        assert_eq!(
+            c.applied,
+            [
+                "dogstatsd_queue_size",
+                "dogstatsd_packet_buffer_flush_timeout",
+                "dogstatsd_flush_incomplete_buckets"
+            ]
+        );
+        assert_eq!(
+            c.ignored,
+            ["api_key", "site", "dogstatsd_port", "logs_config"]
+        );
+        let e = read("datadog.yaml", "dogstatsd_queue_sise: 8\n").unwrap_err();
+        assert!(e.to_string().contains("dogstatsd_queue_sise"), "{e}");
+        let e = read("datadog.yaml", "dogstatsd_queue_size: lots\n").unwrap_err();
+        assert!(e.to_string().contains("dogstatsd_queue_size"), "{e}");
+        let c = read("datadog.yaml", "# all commented out\n# api_key: x\n").unwrap();
+        assert_eq!(c.pipeline, PipelineConfig::default());
     }
 }

@@ -3,7 +3,10 @@
 
 pub mod agent_env;
 pub mod check;
+pub mod completions;
 pub mod config_file;
+pub mod config_keys;
+pub mod config_yaml;
 pub mod generate;
 pub mod inspect;
 pub mod intake;
@@ -49,6 +52,7 @@ pub enum Command {
     /// Datagrams, lines, per-type counts, contexts, time span and rejected lines of a source.
     Inspect(inspect::InspectArgs),
     /// Write a seeded generated stream as a capture file, pcap, JSON lines or text.
+    #[command(after_help = crate::source::generate::keys_help())]
     Generate(generate::GenerateArgs),
     /// Send SOURCE to any DogStatsD server at its own cadence, a speed factor, a fixed rate, or
     /// as fast as possible.
@@ -63,6 +67,11 @@ pub enum Command {
     /// payloads by endpoint, unknown endpoints and decode errors.
     #[command(after_help = intake::EXIT_CODES)]
     Intake(intake::IntakeArgs),
+    /// Print the shell completion script for SHELL (e.g. `lastbucket completions bash >
+    /// /etc/bash_completion.d/lastbucket`).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, roff (`lastbucket man > lastbucket.1`).
+    Man,
 }
 
 /// A user error the command line reports with exit code 2.
@@ -83,5 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Record(args) => record::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Intake(args) => intake::run(args),
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Man => completions::run_man(),
     }
 }

@@ -37,7 +37,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Pipeline settings file (TOML or JSON; the agent's key names are accepted).
+    /// Pipeline settings file: TOML, JSON, or the agent's datadog.yaml / dogstatsd.yaml (its
+    /// key names are accepted; in YAML the agent's keys lastbucket does not model are ignored).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -57,7 +57,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
-    /// Pipeline settings file (TOML or JSON; the agent's key names are accepted).
+    /// Pipeline settings file: TOML, JSON, or the agent's datadog.yaml / dogstatsd.yaml (its
+    /// key names are accepted; in YAML the agent's keys lastbucket does not model are ignored).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -164,7 +164,11 @@ impl ServeFeed {
     fn report(&self, pipeline: &Pipeline, running: bool) -> ServeReport {
         let listeners = listener_reports(&self.watched);
         let (kernel_drops, kernel_drops_scope) = total_drops(&listeners);
-        let counters = pipeline.counters();
+        let mut counters = pipeline.counters();
+        // One source of truth: the pipeline's listener stage cannot see the kernel's drops
+        // (they happen before a read), so its counter is the sockets' total, the same number
+        // as `kernel_drops` (0 when it cannot be measured).
+        counters.listener.kernel_dropped = kernel_drops.unwrap_or(0);
         ServeReport {
             running,
             settings: self.settings,

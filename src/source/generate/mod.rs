@@ -45,6 +45,7 @@
 
 mod config;
 mod error;
+mod help;
 mod limits;
 mod line;
 mod pool;
@@ -53,6 +54,8 @@ mod stream;
 
 pub use config::{GeneratorConfig, IntRange, Skew, StreamLength, TypeWeights, DEFAULT_DURATION_NS};
 pub use error::GenerateError;
+pub use help::keys_help;
+pub use spec::keys_with_defaults;
 pub use spec::DEFAULT_DURATION;
 pub use stream::{GeneratedStream, StreamCounts};
 

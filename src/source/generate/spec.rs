@@ -25,6 +25,9 @@ struct Key {
     name: &'static str,
     set: Setter,
     show: Shower,
+    /// The key's value as spec text, default or not (`None`: the key is not the one in use,
+    /// as for `packets` when the length is a duration): the help text's default column.
+    value: fn(&GeneratorConfig) -> Option<String>,
 }
 
 /// Shows a field when it differs from the default.
@@ -44,6 +47,7 @@ macro_rules! field_key {
                 Ok(())
             },
             show: show!($field, $fmt),
+            value: |c| Some($fmt(&c.$field)),
         }
     };
 }
@@ -59,6 +63,7 @@ macro_rules! weight_key {
             show: |c, d| {
                 (c.weights.get($t) != d.weights.get($t)).then(|| c.weights.get($t).to_string())
             },
+            value: |c| Some(c.weights.get($t).to_string()),
         }
     };
 }
@@ -114,6 +119,15 @@ const KEYS: &[Key] = &[
         show: show!(sample_rates, |r: &Vec<f64>| {
             r.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
         }),
+        value: |c| {
+            Some(
+                c.sample_rates
+                    .iter()
+                    .map(f64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        },
     },
     field_key!("sampled_share", sampled_share, parse_f64, f64::to_string),
     field_key!(
@@ -142,6 +156,10 @@ const KEYS: &[Key] = &[
             StreamLength::Packets(n) if c.length != d.length => Some(n.to_string()),
             _ => None,
         },
+        value: |c| match c.length {
+            StreamLength::Packets(n) => Some(n.to_string()),
+            _ => None,
+        },
     },
     Key {
         name: "duration",
@@ -151,6 +169,10 @@ const KEYS: &[Key] = &[
         },
         show: |c, d| match c.length {
             StreamLength::Duration(ns) if c.length != d.length => Some(format_duration(ns)),
+            _ => None,
+        },
+        value: |c| match c.length {
+            StreamLength::Duration(ns) => Some(format_duration(ns)),
             _ => None,
         },
     },
@@ -164,8 +186,19 @@ const KEYS: &[Key] = &[
             StreamLength::Samples(n) if c.length != d.length => Some(n.to_string()),
             _ => None,
         },
+        value: |c| match c.length {
+            StreamLength::Samples(n) => Some(n.to_string()),
+            _ => None,
+        },
     },
 ];
+
+/// Every key's name and default value (`None` for the length keys not in use by default), in
+/// the order of the canonical spec: what `generate --help` lists.
+pub fn keys_with_defaults() -> impl Iterator<Item = (&'static str, Option<String>)> {
+    let default = GeneratorConfig::default();
+    KEYS.iter().map(move |k| (k.name, (k.value)(&default)))
+}
 
 const LENGTH_KEYS: [&str; 3] = ["packets", "duration", "samples"];
 
