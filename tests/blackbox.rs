@@ -325,3 +325,37 @@ fn settings_that_cannot_be_seen_from_outside_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
     }
 }
+
+/// The issue's own line: `check --server-cmd 'lastbucket serve'`, no other flag, with
+/// `lastbucket` found on PATH. `sh -c` (dash) does not exec it, so the shell dies of the stop
+/// signal sent to its group while serve exits 0: a normal stop, not a failure. The stream
+/// (12 s, every type) repeats service checks a few seconds apart: each is matched to the post
+/// nearest to when it was sent.
+#[test]
+fn check_server_cmd_lastbucket_serve_works_with_no_other_flag() {
+    let dir = Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = lastbucket();
+    c.env("PATH", path)
+        .args([
+            "check",
+            "gen:duration=12",
+            "--server-cmd",
+            "lastbucket serve",
+        ])
+        .args(["--export-json", "-", "--quiet"]);
+    let (code, report) = json_report(&mut c);
+    assert_eq!(code, 0, "{report}");
+    let scenarios = report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 2);
+    for s in scenarios {
+        if s["settings"]["flush_incomplete_buckets"] == true {
+            assert_eq!(n(&s["counts"]["lost"]), 0, "{s}");
+            assert_eq!(n(&s["counts"]["surplus"]), 0, "{s}");
+        }
+    }
+}

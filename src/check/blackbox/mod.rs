@@ -337,7 +337,7 @@ impl Scenario<'_> {
                 ),
                 &mut reasons,
             );
-        } else if !exit.clean() {
+        } else if !exit.clean_after(self.opts.stop_signal) {
             fail(format!("the server exited with {exit}"), &mut reasons);
         }
         let bucket_ns = self.plan.config.bucket_seconds.max(1) as u64 * 1_000_000_000;

@@ -530,19 +530,26 @@ impl BlackboxOracle {
             } else {
                 EntryKind::ServiceCheck
             };
-            let found = posted.iter().position(|p| {
-                let ts_ok = if it.own_ts {
-                    p.ts == it.key.ts
-                } else {
-                    p.ts >= it.sent_s - 1 && p.ts <= it.sent_s + margin
-                };
-                ts_ok
-                    && p.name == it.key.name
-                    && p.tags == it.key.tags
-                    && p.host == it.key.host
-                    && p.status == it.key.status
-                    && p.text == it.key.text
-            });
+            // The same item sent twice a few seconds apart has two candidates: take the one
+            // posted nearest to when this one was sent, so the first does not take the second's.
+            let found = posted
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| {
+                    let ts_ok = if it.own_ts {
+                        p.ts == it.key.ts
+                    } else {
+                        p.ts >= it.sent_s - 1 && p.ts <= it.sent_s + margin
+                    };
+                    ts_ok
+                        && p.name == it.key.name
+                        && p.tags == it.key.tags
+                        && p.host == it.key.host
+                        && p.status == it.key.status
+                        && p.text == it.key.text
+                })
+                .min_by_key(|(_, p)| (p.ts - it.sent_s).abs())
+                .map(|(i, _)| i);
             match found {
                 Some(i) => {
                     posted.swap_remove(i);

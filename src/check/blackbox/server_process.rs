@@ -49,9 +49,12 @@ impl Exit {
         }
     }
 
-    /// Exit code 0, by itself.
-    pub fn clean(&self) -> bool {
-        self.code == Some(0) && !self.killed
+    /// Exit code 0, or the end the stop signal itself gives: `sh -c CMD` (dash does not exec
+    /// CMD) dies of the signal sent to its group while the server under it exits 0, and a
+    /// server that leaves the signal's default action also ends so. What it posted before
+    /// says whether it lost anything.
+    pub fn clean_after(&self, stop_signal: i32) -> bool {
+        !self.killed && (self.code == Some(0) || self.signal == Some(stop_signal))
     }
 }
 
