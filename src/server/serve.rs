@@ -47,6 +47,10 @@ pub enum ServeError {
     NoListener,
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
+    /// The output failed while serving: the stop sequence ran, and this many flushed items
+    /// (forwarded, where `--forward-to` is set) could not be written.
+    #[error("cannot write flushed items: {error}; the stop sequence ran, and {unwritten} flushed items could not be written")]
+    FlushedOutAfterStop { error: io::Error, unwritten: u64 },
     #[error("cannot write {}: {error}", path.display())]
     Stats { path: PathBuf, error: io::Error },
 }
@@ -148,8 +152,12 @@ struct ServeFeed {
     clock: WallClock,
     next_id: DatagramId,
     out: Box<dyn Write>,
-    /// Set when a write of the flushed output met a broken pipe: nothing more is written.
+    /// Set when a write of the flushed output failed (its reader went away, the disk is
+    /// full, …): nothing more is written.
     out_closed: bool,
+    /// The write error that closed the output (a broken pipe is not one: its reader chose to
+    /// stop), and the flushed items that could not be written since.
+    write_error: Option<(io::Error, u64)>,
     /// The listeners' stop channel, closed here when the output's reader goes away.
     stop: Receiver<()>,
     settings: StopSettings,
@@ -205,6 +213,9 @@ impl Feed for ServeFeed {
             f.send(&items);
         }
         if self.out_closed {
+            if let Some((_, unwritten)) = &mut self.write_error {
+                *unwritten += items.len() as u64;
+            }
             return Ok(());
         }
         match write_jsonl(&mut self.out, &items) {
@@ -214,7 +225,17 @@ impl Feed for ServeFeed {
                 self.stop.close();
                 Ok(())
             }
-            other => other,
+            // A full disk or another write error: say so now, stop as a signal does (the
+            // stop sequence still runs, and what it flushes is still forwarded), and end with
+            // the error and the count of items that were not written.
+            Err(e) => {
+                eprintln!("Error: cannot write flushed items: {e}: stopping");
+                self.out_closed = true;
+                self.write_error = Some((e, items.len() as u64));
+                self.stop.close();
+                Ok(())
+            }
+            Ok(()) => Ok(()),
         }
     }
 
@@ -277,6 +298,7 @@ pub fn serve(
         next_id: 0,
         out: opts.flushed_out,
         out_closed: false,
+        write_error: None,
         stop: stop.clone(),
         settings: opts.settings,
         watched,
@@ -319,6 +341,9 @@ pub fn serve(
         drop(stopped);
         if let Some(path) = &feed.stats_json {
             write_stats(path, &report).map_err(|e| stats_err(path, e))?;
+        }
+        if let Some((error, unwritten)) = feed.write_error.take() {
+            return Err(ServeError::FlushedOutAfterStop { error, unwritten });
         }
         Ok(report)
     })
