@@ -162,3 +162,36 @@ fn two_udp_readers_share_the_port_and_flush_every_datagram_read() {
         .sum();
     assert_eq!(per, s["datagrams_read"].as_u64().unwrap());
 }
+
+/// SIGTERM at seeded random moments of a full-rate flood, over unixgram and UDP: three
+/// moments each (a bounded count), each after a different number of datagrams read, and every
+/// datagram read is flushed each time.
+#[test]
+fn sigterm_at_seeded_random_moments_of_a_flood_flushes_every_datagram_read() {
+    // A small LCG: the moments are the same every run.
+    let mut state: u64 = 0x5eed;
+    let mut moment = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        1_000 + (state >> 33) % 15_000
+    };
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dsd.sock");
+        let listen = format!("unixgram://{}", path.display());
+        read_is_flushed(&["--listen", &listen], dir.path(), moment(), |_| {
+            let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+            sock.connect(&path).unwrap();
+            Box::new(move |p| sock.send(p).is_ok())
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let listen = ["--listen", "udp://127.0.0.1:0"];
+        read_is_flushed(&listen, dir.path(), moment() / 4, |address| {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.connect(address.strip_prefix("udp://").unwrap())
+                .unwrap();
+            Box::new(move |p| sock.send(p).is_ok())
+        });
+    }
+}
