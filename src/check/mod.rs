@@ -11,6 +11,7 @@ pub mod transport;
 
 mod flushed_out;
 mod run;
+mod scenarios;
 
 use crate::pipeline::clock::secs;
 use crate::pipeline::{ListenerKind, PipelineConfig, StopSettings};

@@ -7,15 +7,13 @@ use super::clock_range::within_clock_range;
 use super::driver::{self, Fork, Outcome, StopPoint};
 use super::flushed_out::FlushedFile;
 use super::moment::{self, ResolvedStop, StopMoment, StreamShape};
+use super::scenarios::{new_report, resolve_all, round_ms, source_info, survey};
 use super::transport::{run_transport_with, TransportError, TransportOptions};
-use super::{scenario_name, shape, shape_with, CheckError, CheckObserver, CheckPlan};
+use super::{scenario_name, shape, CheckError, CheckObserver, CheckPlan};
 use crate::pipeline::clock::NANOS_PER_SEC;
 use crate::pipeline::flushed::FlushedItem;
-use crate::pipeline::{PipelineConfig, StopSettings};
-use crate::report::{
-    HeldAtStop, Report, ScenarioReport, SettingsInfo, ShardInfo, SocketInfo, SourceInfo, StopInfo,
-    ToolInfo, SCHEMA_VERSION,
-};
+use crate::pipeline::StopSettings;
+use crate::report::{HeldAtStop, Report, ScenarioReport, SettingsInfo, SocketInfo, StopInfo};
 use crate::source::{Datagram, StreamOpener};
 use crate::verify::{self, Verifier};
 use std::cell::RefCell;
@@ -61,70 +59,6 @@ fn shape_for(plan: &CheckPlan, opener: &dyn StreamOpener) -> Result<StreamShape,
         }
     }
     Ok(s)
-}
-
-/// The run's stops, placed on the stream, and (with `--shard`) what the report says of the
-/// shard: the stops are then only the shard's.
-pub(super) fn resolve_all(
-    plan: &CheckPlan,
-    shape: &StreamShape,
-) -> Result<(Vec<ResolvedStop>, Option<ShardInfo>), CheckError> {
-    let mut stops = Vec::new();
-    for m in &plan.moments {
-        stops.extend(moment::resolve(
-            m,
-            shape,
-            plan.config.bucket_seconds,
-            plan.seed,
-        )?);
-    }
-    let Some(shard) = plan.shard else {
-        return Ok((stops, None));
-    };
-    let info = ShardInfo {
-        index: shard.index,
-        count: shard.count,
-        moments: stops.len(),
-        settings: plan.settings.len(),
-    };
-    if shard.share(stops.len()) == 0 {
-        return Err(CheckError::EmptyShard {
-            shard,
-            moments: stops.len(),
-        });
-    }
-    let mine = stops
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shard.owns(*i))
-        .map(|(_, s)| s)
-        .collect();
-    Ok((mine, Some(info)))
-}
-
-pub(super) fn new_report(source: SourceInfo, shard: Option<ShardInfo>) -> Report {
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: ToolInfo::default(),
-        source,
-        shard,
-        scenarios: Vec::new(),
-        exit_code: 0,
-    }
-}
-
-fn source_info(opener: &dyn StreamOpener, datagrams: u64, lines: u64, samples: u64) -> SourceInfo {
-    // The whole source was read: what its reader skipped, and where a truncated file ends.
-    let read = opener.read_stats();
-    SourceInfo {
-        kind: opener.kind().into(),
-        description: opener.description(),
-        packets: datagrams,
-        lines,
-        samples,
-        truncated_at: read.as_ref().and_then(|r| r.truncated_at),
-        read,
-    }
 }
 
 /// A fork with the files of its scenarios, for a thread that runs its stop sequences.
@@ -349,27 +283,6 @@ fn scenario_report(
         socket,
         server: None,
     }
-}
-
-/// Seconds with millisecond precision, so reports are stable and readable.
-pub(super) fn round_ms(ns: u64) -> f64 {
-    (ns / 1_000_000) as f64 / 1000.0
-}
-
-/// The stream's datagrams, lines and samples, read in full (the socket check sends the
-/// stream once per scenario on the real clock; one more read costs nothing beside that).
-pub(super) fn survey(
-    opener: &dyn StreamOpener,
-    config: &PipelineConfig,
-) -> Result<(StreamShape, SourceInfo), CheckError> {
-    let (mut lines, mut samples) = (0u64, 0u64);
-    let shape = shape_with(opener, &mut |d| {
-        let (l, s) = crate::verify::ledger::datagram_size(&d.payload, config.buffer_size);
-        lines += l;
-        samples += s;
-    })?;
-    let info = source_info(opener, shape.datagrams, lines, samples);
-    Ok((shape, info))
 }
 
 /// `--transport`: each scenario sends the stream through a real socket into a pipeline on the

@@ -574,7 +574,7 @@ pub struct CaptureWriter {
 impl CaptureWriter {
     /// Creates (truncates) `path` and writes the header; `compress` selects zstd.
     pub fn create(path: &Path, compress: bool) -> Result<Self, SourceError> {
-        let file = super::write::create_output(path).map_err(|e| SourceError::io(path, e))?;
+        let file = super::output_file::create_output(path).map_err(|e| SourceError::io(path, e))?;
         let out = BufWriter::with_capacity(64 << 10, file);
         let sink = if compress {
             let enc =

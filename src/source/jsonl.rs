@@ -220,7 +220,7 @@ pub struct JsonlWriter {
 
 impl JsonlWriter {
     pub fn create(path: &Path) -> Result<Self, SourceError> {
-        let file = super::write::create_output(path).map_err(|e| SourceError::io(path, e))?;
+        let file = super::output_file::create_output(path).map_err(|e| SourceError::io(path, e))?;
         Ok(JsonlWriter {
             out: BufWriter::with_capacity(64 << 10, file),
             path: path.to_path_buf(),

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod jsonl;
 mod lines;
 pub mod open;
+pub mod output_file;
 pub mod packet;
 pub mod pcap;
 pub mod pcap_write;

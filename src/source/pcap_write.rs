@@ -183,7 +183,7 @@ pub struct PcapFileWriter {
 
 impl PcapFileWriter {
     pub fn create(path: &Path, opts: PcapWriteOptions) -> Result<Self, SourceError> {
-        let file = super::write::create_output(path).map_err(|e| SourceError::io(path, e))?;
+        let file = super::output_file::create_output(path).map_err(|e| SourceError::io(path, e))?;
         let mut out = BufWriter::with_capacity(64 << 10, file);
         let pcap_err = |e: PcapError| match e {
             PcapError::IoError(io) => SourceError::io(path, io),

@@ -156,7 +156,7 @@ pub struct TextWriter {
 
 impl TextWriter {
     pub fn create(path: &Path) -> Result<Self, SourceError> {
-        let file = super::write::create_output(path).map_err(|e| SourceError::io(path, e))?;
+        let file = super::output_file::create_output(path).map_err(|e| SourceError::io(path, e))?;
         Ok(TextWriter {
             out: BufWriter::with_capacity(64 << 10, file),
             path: path.to_path_buf(),

@@ -14,7 +14,7 @@ pub mod ready;
 pub mod server_process;
 
 use super::moment::{self, ResolvedStop};
-use super::run::{new_report, resolve_all, round_ms, survey};
+use super::scenarios::{new_report, resolve_all, round_ms, survey};
 use super::{scenario_name, CheckError, CheckObserver, CheckPlan};
 use crate::intake::Intake;
 use crate::net::address::Address;
