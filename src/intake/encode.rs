@@ -188,39 +188,41 @@ pub fn posts(items: &[FlushedItem], hostname: &str) -> Vec<Post> {
         }
     }
     let mut out = Vec::new();
-    for chunk in series.chunks(MAX_ITEMS_PER_PAYLOAD) {
-        out.push(Post {
-            path: "/api/v2/series",
-            content_type: PROTOBUF,
-            items: chunk.len(),
-            body: series_payload(chunk).encode_to_vec(),
-        });
-    }
-    for chunk in sketches.chunks(MAX_ITEMS_PER_PAYLOAD) {
-        out.push(Post {
-            path: "/api/beta/sketches",
-            content_type: PROTOBUF,
-            items: chunk.len(),
-            body: sketch_payload(chunk).encode_to_vec(),
-        });
-    }
-    for chunk in events.chunks(MAX_ITEMS_PER_PAYLOAD) {
-        out.push(Post {
-            path: "/intake/",
-            content_type: JSON,
-            items: chunk.len(),
-            body: events_body(chunk, hostname),
-        });
-    }
-    for chunk in checks.chunks(MAX_ITEMS_PER_PAYLOAD) {
-        out.push(Post {
-            path: "/api/v1/check_run",
-            content_type: JSON,
-            items: chunk.len(),
-            body: check_runs_body(chunk),
-        });
-    }
+    chunked(&mut out, &series, "/api/v2/series", PROTOBUF, |c| {
+        series_payload(c).encode_to_vec()
+    });
+    chunked(&mut out, &sketches, "/api/beta/sketches", PROTOBUF, |c| {
+        sketch_payload(c).encode_to_vec()
+    });
+    chunked(&mut out, &events, "/intake/", JSON, |c| {
+        events_body(c, hostname)
+    });
+    chunked(
+        &mut out,
+        &checks,
+        "/api/v1/check_run",
+        JSON,
+        check_runs_body,
+    );
     out
+}
+
+/// One post per `MAX_ITEMS_PER_PAYLOAD` items of one endpoint.
+fn chunked<T>(
+    out: &mut Vec<Post>,
+    items: &[T],
+    path: &'static str,
+    content_type: &'static str,
+    body: impl Fn(&[T]) -> Vec<u8>,
+) {
+    for chunk in items.chunks(MAX_ITEMS_PER_PAYLOAD) {
+        out.push(Post {
+            path,
+            content_type,
+            items: chunk.len(),
+            body: body(chunk),
+        });
+    }
 }
 
 #[cfg(test)]
