@@ -21,6 +21,15 @@ pub struct BatcherCounters {
     pub service_checks_out: u64,
 }
 
+impl BatcherCounters {
+    pub fn add(&mut self, o: &BatcherCounters) {
+        self.samples_in += o.samples_in;
+        self.samples_out += o.samples_out;
+        self.events_out += o.events_out;
+        self.service_checks_out += o.service_checks_out;
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Batcher {
     batch_size: usize,

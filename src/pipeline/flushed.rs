@@ -43,7 +43,8 @@ pub struct SketchPoint {
     /// The sketch's bins as `(k, n)` in the agent's key mapping
     /// ([`crate::pipeline::agent_sketch`]), sorted by key, Σn = count: what a `Dogsketch`
     /// carries. Not written in the JSON lines (their format predates the bins, and the golden
-    /// files hold it byte for byte); kept in memory for `serve --forward-to` and the intake.
+    /// files hold it byte for byte); kept in memory for `serve --forward-to` and the intake,
+    /// and empty unless the pipeline keeps them ([`crate::pipeline::Pipeline::keep_agent_bins`]).
     #[serde(skip)]
     pub bins: Vec<(i32, u64)>,
 }

@@ -24,6 +24,8 @@ pub mod sample;
 pub mod sampler;
 pub mod stop;
 pub mod worker;
+pub mod worker_stage;
+pub mod worker_threads;
 
 use batcher::{BatchSink, Batcher};
 use clock::{secs, Ticker, NANOS_PER_MS, NANOS_PER_SEC};
@@ -38,6 +40,8 @@ use queue::Queue;
 use sample::{Sample, SampleId};
 use sampler::TimeSampler;
 use worker::Worker;
+pub use worker_stage::{InlineWorkers, WorkerStage};
+pub use worker_threads::WorkerThreads;
 
 /// A datagram handed to a listener index the pipeline does not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -126,9 +130,10 @@ pub struct Flush {
     pub items: Vec<FlushedItem>,
 }
 
-/// The whole pipeline.
+/// The whole pipeline, with its workers inline (`check`, on the virtual clock) or on threads
+/// (`serve`; see [`WorkerStage`]). Only an inline pipeline can be cloned and traced.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub struct Pipeline<W = InlineWorkers> {
     config: PipelineConfig,
     settings: StopSettings,
     /// Every listener's assembler and packets buffer, in the order given; all feed `queue`.
@@ -136,8 +141,7 @@ pub struct Pipeline {
     now_ns: u64,
     flush_ticker: Ticker,
     queue: Queue,
-    workers: Vec<Worker>,
-    next_worker: usize,
+    workers: W,
     aggregator: Aggregator,
     /// Flushes (and, when tracing, parse events) not yet taken by the driver.
     events: Vec<Event>,
@@ -184,15 +188,56 @@ impl Pipeline {
         kinds: &[ListenerKind],
         start_ns: u64,
     ) -> Pipeline {
+        let workers = InlineWorkers::new(new_workers(&config));
+        Pipeline::build(config, settings, kinds, start_ns, workers)
+    }
+
+    /// Records parse events for a verifier that follows the run ([`Pipeline::take_events`]).
+    pub fn trace(mut self, on: bool) -> Pipeline {
+        self.trace = on;
+        self
+    }
+}
+
+impl Pipeline<WorkerThreads> {
+    /// [`Pipeline::with_listeners`] with its workers on threads (`config.worker_count()` of
+    /// them), for a server on the system clock; the error is the system's refusal of a thread.
+    pub fn with_worker_threads(
+        config: PipelineConfig,
+        settings: StopSettings,
+        kinds: &[ListenerKind],
+        start_ns: u64,
+    ) -> std::io::Result<Pipeline<WorkerThreads>> {
+        let workers = WorkerThreads::start(new_workers(&config), config.queue_size)?;
+        Ok(Pipeline::build(config, settings, kinds, start_ns, workers))
+    }
+}
+
+/// The workers of `config`, each with its own batcher.
+fn new_workers(config: &PipelineConfig) -> Vec<Worker> {
+    (0..config.worker_count())
+        .map(|_| {
+            Worker::new(
+                Batcher::new(
+                    config.pipeline_count,
+                    config.batch_size,
+                    config.no_aggregation_pipeline,
+                ),
+                &config.hostname,
+            )
+        })
+        .collect()
+}
+
+impl<W: WorkerStage> Pipeline<W> {
+    fn build(
+        config: PipelineConfig,
+        settings: StopSettings,
+        kinds: &[ListenerKind],
+        start_ns: u64,
+        workers: W,
+    ) -> Pipeline<W> {
         let shards = config.pipeline_count;
-        let workers = (0..config.worker_count())
-            .map(|_| {
-                Worker::new(
-                    Batcher::new(shards, config.batch_size, config.no_aggregation_pipeline),
-                    &config.hostname,
-                )
-            })
-            .collect();
         Pipeline {
             listeners: kinds
                 .iter()
@@ -201,7 +246,6 @@ impl Pipeline {
             flush_ticker: Ticker::new(start_ns, config.flush_interval_s * NANOS_PER_SEC),
             queue: Queue::new(config.queue_size, config.queue_latency_ms * NANOS_PER_MS),
             workers,
-            next_worker: 0,
             aggregator: Aggregator {
                 samplers: (0..shards).map(|i| TimeSampler::new(i, &config)).collect(),
                 no_agg: NoAggregation::new(config.bucket_seconds),
@@ -221,9 +265,12 @@ impl Pipeline {
         }
     }
 
-    /// Records parse events for a verifier that follows the run ([`Pipeline::take_events`]).
-    pub fn trace(mut self, on: bool) -> Pipeline {
-        self.trace = on;
+    /// Keeps the agent's sketch bins of distributions (in [`flushed::SketchPoint::bins`]),
+    /// for a server that posts its flushes to an intake; without it the bins are empty.
+    pub fn keep_agent_bins(mut self, on: bool) -> Pipeline<W> {
+        for s in &mut self.aggregator.samplers {
+            s.keep_agent_bins(on);
+        }
         self
     }
 
@@ -282,7 +329,8 @@ impl Pipeline {
             Timer::Queue => false,
             Timer::Flush => {
                 let a = &self.aggregator;
-                a.out.is_empty()
+                !self.workers.busy()
+                    && a.out.is_empty()
                     && a.events.is_empty()
                     && a.checks.is_empty()
                     && a.samplers.iter().all(TimeSampler::idle)
@@ -314,6 +362,7 @@ impl Pipeline {
     /// time order (at equal times: assemblers, packets buffers, queue, flush — a packet's way
     /// through the stages — and listeners in index order).
     pub fn advance(&mut self, now_ns: u64) {
+        self.workers.collect(&mut self.aggregator);
         while let Some((at, timer)) = self.next_timer(|_| false).filter(|(at, _)| *at <= now_ns) {
             self.clock_steps += 1;
             if self.idle(timer) {
@@ -341,6 +390,7 @@ impl Pipeline {
                 }
                 Timer::Queue => self.run_workers(),
                 Timer::Flush => {
+                    self.workers.settle(&mut self.aggregator);
                     self.flush_ticker.poll(at);
                     let items = self.aggregator.flush(at, false);
                     self.record_flush(at, FlushKind::Tick, items);
@@ -415,12 +465,10 @@ impl Pipeline {
         }
     }
 
-    /// A worker (round robin: the result does not depend on which) parses a batch.
+    /// A worker parses a batch.
     fn process(&mut self, batch: PacketBatch) {
-        let w = self.next_worker % self.workers.len();
-        self.next_worker = self.next_worker.wrapping_add(1);
         if !self.trace {
-            self.workers[w].process_batch(batch, &mut self.aggregator);
+            self.workers.process(batch, &mut self.aggregator);
             return;
         }
         let at = self.events.len();
@@ -429,7 +477,7 @@ impl Pipeline {
                 .iter()
                 .flat_map(|p| p.segments.iter().map(|s| Event::Parsed(s.datagram))),
         );
-        self.workers[w].process_batch(batch, &mut self.aggregator);
+        self.workers.process(batch, &mut self.aggregator);
         // The batch's samples have all reached the samplers: what they refused goes before the
         // batch's parse events, so that a follower knows it when it folds those datagrams.
         for s in &mut self.aggregator.samplers {
@@ -497,14 +545,9 @@ impl Pipeline {
             c.assembler.add(&l.assembler_counters);
             c.packets_buffer.add(&l.buffer_counters);
         }
-        for w in &self.workers {
-            c.workers.add(&w.counters);
-            let b = &w.batcher.counters;
-            c.batcher.samples_in += b.samples_in;
-            c.batcher.samples_out += b.samples_out;
-            c.batcher.events_out += b.events_out;
-            c.batcher.service_checks_out += b.service_checks_out;
-        }
+        let (workers, batcher) = self.workers.counters();
+        c.workers.add(&workers);
+        c.batcher.add(&batcher);
         for s in &self.aggregator.samplers {
             let sc = &s.counters;
             c.samplers.samples_in += sc.samples_in;
@@ -546,7 +589,7 @@ impl Pipeline {
     }
 }
 
-impl stop::StopSteps for Pipeline {
+impl<W: WorkerStage> stop::StopSteps for Pipeline<W> {
     /// Every listener stops, in index order; each hands its assembler's packet to its packets
     /// buffer, then the buffer's contents to the queue (see [`ListenerStage::close`]).
     fn stop_listeners(&mut self) {
@@ -558,25 +601,28 @@ impl stop::StopSteps for Pipeline {
     }
 
     fn stop_workers(&mut self, drain: bool) {
+        if !drain {
+            // Worker threads: what no worker has started is still in the queue, and lost
+            // with it (inline workers have started every batch taken from the queue).
+            for batch in self.workers.take_unstarted() {
+                self.counters.queue.batches_out -= 1;
+                self.drop_queued(&batch);
+            }
+        }
         while let Some(batch) = self.queue.pop_any() {
             if drain {
                 self.counters.queue.batches_drained += 1;
                 self.process(batch);
             } else {
-                self.counters.queue.count_dropped(&batch);
-                for p in &batch {
-                    self.losses
-                        .queue
-                        .extend(p.segments.iter().map(|s| s.datagram));
-                }
+                self.drop_queued(&batch);
             }
         }
         self.losses.queue.sort_unstable();
     }
 
     fn wait_workers(&mut self) {
-        // Workers run to completion inside `stop_workers` on the virtual clock.
-        debug_assert!(self.workers.iter().all(|w| w.batcher.held() == 0));
+        // Inline workers ran to completion inside `stop_workers`; threads finish here.
+        self.workers.finish(&mut self.aggregator);
     }
 
     fn stop_no_aggregation(&mut self) {
@@ -613,7 +659,17 @@ impl stop::StopSteps for Pipeline {
     }
 }
 
-impl Pipeline {
+impl<W: WorkerStage> Pipeline<W> {
+    /// A batch still queued at a stop without a drain: the queue's loss.
+    fn drop_queued(&mut self, batch: &PacketBatch) {
+        self.counters.queue.count_dropped(batch);
+        for p in batch {
+            self.losses
+                .queue
+                .extend(p.segments.iter().map(|s| s.datagram));
+        }
+    }
+
     /// A batch handed over by a closing listener: queued, not processed: whether a worker takes
     /// it is for the stop sequence's worker step to decide.
     fn enqueue_on_close(&mut self, batch: PacketBatch) {

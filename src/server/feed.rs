@@ -11,9 +11,10 @@
 use crate::net::batch_read::{ReadBatch, Received};
 use crate::pipeline::flushed::FlushedItem;
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::{Event, Pipeline};
+use crate::pipeline::{Event, Pipeline, WorkerStage};
 use crate::runtime::{first, sleep_until, Receiver};
 use std::io;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 /// How often the pipeline's timers are moved when the channel is idle.
@@ -49,60 +50,60 @@ pub trait Feed {
         }
     }
     /// Called on every tick after the timers have run.
-    fn tick(&mut self, _pipeline: &Pipeline) -> io::Result<()> {
+    fn tick<W: WorkerStage>(&mut self, _pipeline: &Pipeline<W>) -> io::Result<()> {
         Ok(())
     }
 }
 
 /// Feeds `pipeline` from `rx` until the channel is closed and empty; returns the number of
 /// datagrams handed to the pipeline.
-pub async fn run(
-    pipeline: &mut Pipeline,
+pub async fn run<W: WorkerStage, F: Feed>(
+    pipeline: &mut Pipeline<W>,
     rx: &Receiver<ReadBatch>,
-    feed: &mut dyn Feed,
+    feed: &mut F,
     tick: Duration,
 ) -> io::Result<u64> {
     let mut delivered = 0u64;
-    let mut next_tick = Instant::now() + tick;
     loop {
-        let got = first(async { Some(rx.recv().await) }, async {
-            sleep_until(next_tick).await;
-            None
-        })
-        .await;
-        match got {
-            Some(Err(_closed)) => return Ok(delivered),
-            Some(Ok(batch)) => {
-                let mut taken = batch.len();
-                delivered += deliver_batch(pipeline, batch, feed)?;
-                while taken < BATCH {
-                    match rx.try_recv() {
-                        Ok(batch) => {
-                            taken += batch.len();
-                            delivered += deliver_batch(pipeline, batch, feed)?;
+        // One timer per tick, however many batches arrive before it: a timer made for every
+        // wait would cost the reactor more than a batch of datagrams costs the pipeline.
+        let mut timer = pin!(sleep_until(Instant::now() + tick));
+        loop {
+            let got = first(async { Some(rx.recv().await) }, async {
+                timer.as_mut().await;
+                None
+            })
+            .await;
+            match got {
+                Some(Err(_closed)) => return Ok(delivered),
+                Some(Ok(batch)) => {
+                    let mut taken = batch.len();
+                    delivered += deliver_batch(pipeline, batch, feed)?;
+                    while taken < BATCH {
+                        match rx.try_recv() {
+                            Ok(batch) => {
+                                taken += batch.len();
+                                delivered += deliver_batch(pipeline, batch, feed)?;
+                            }
+                            Err(_) => break,
                         }
-                        Err(_) => break,
                     }
                 }
+                None => break,
             }
-            None => {}
         }
-        let now = Instant::now();
-        if now >= next_tick {
-            pipeline.advance(feed.ts_of(now));
-            emit(pipeline, feed)?;
-            feed.tick(pipeline)?;
-            next_tick = now + tick;
-        }
+        pipeline.advance(feed.ts_of(Instant::now()));
+        emit(pipeline, feed)?;
+        feed.tick(pipeline)?;
     }
 }
 
 /// Hands a read batch over, datagram by datagram; dropping it gives its buffers back to its
 /// reader.
-fn deliver_batch(
-    pipeline: &mut Pipeline,
+fn deliver_batch<W: WorkerStage, F: Feed>(
+    pipeline: &mut Pipeline<W>,
     batch: ReadBatch,
-    feed: &mut dyn Feed,
+    feed: &mut F,
 ) -> io::Result<u64> {
     let mut n = 0;
     for r in batch.iter() {
@@ -114,7 +115,11 @@ fn deliver_batch(
 /// Hands one datagram over. Its time never goes back before the pipeline's clock: a datagram
 /// that waited in the channel while a tick moved the clock enters at the clock's time, like a
 /// late read.
-fn deliver(pipeline: &mut Pipeline, r: &Received<'_>, feed: &mut dyn Feed) -> io::Result<u64> {
+fn deliver<W: WorkerStage, F: Feed>(
+    pipeline: &mut Pipeline<W>,
+    r: &Received<'_>,
+    feed: &mut F,
+) -> io::Result<u64> {
     let ts = feed.ts_of(r.at).max(pipeline.now_ns());
     let Some(id) = feed.admit(r, ts) else {
         return Ok(0);
@@ -126,7 +131,7 @@ fn deliver(pipeline: &mut Pipeline, r: &Received<'_>, feed: &mut dyn Feed) -> io
     Ok(1)
 }
 
-fn emit(pipeline: &mut Pipeline, feed: &mut dyn Feed) -> io::Result<()> {
+fn emit<W: WorkerStage, F: Feed>(pipeline: &mut Pipeline<W>, feed: &mut F) -> io::Result<()> {
     let events = pipeline.take_events();
     if events.is_empty() {
         Ok(())

@@ -2,6 +2,8 @@
 //!
 //! Listener tasks read the sockets and hand datagrams over a bounded channel to the pipeline
 //! task (this thread), which writes flushed items as JSON lines as soon as they are flushed.
+//! The pipeline's workers parse on threads of their own ([`crate::pipeline::WorkerThreads`]);
+//! its samplers and flushes stay on the pipeline task.
 //! Each datagram is tagged with its listener's index in the pipeline, so UDP and Unix listeners
 //! mix: each has its own packets buffer, and an assembler for UDP only, as in the reference.
 //! The stop, when the stop channel is closed (by a signal handler): the listeners stop reading
@@ -19,7 +21,7 @@ use crate::pipeline::clock::WallClock;
 use crate::pipeline::counters::StageCounters;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
 use crate::pipeline::packet::DatagramId;
-use crate::pipeline::{Pipeline, PipelineConfig, StopSettings};
+use crate::pipeline::{Pipeline, PipelineConfig, StopSettings, WorkerStage};
 use crate::runtime::{self, Receiver};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -45,6 +47,8 @@ pub struct ServeOptions {
 pub enum ServeError {
     #[error("no address to listen on")]
     NoListener,
+    #[error("cannot start the worker threads: {0}")]
+    Workers(io::Error),
     #[error("cannot write flushed items: {0}")]
     FlushedOut(io::Error),
     /// The output failed while serving: the stop sequence ran, and this many flushed items
@@ -169,7 +173,7 @@ struct ServeFeed {
 }
 
 impl ServeFeed {
-    fn report(&self, pipeline: &Pipeline, running: bool) -> ServeReport {
+    fn report<W: WorkerStage>(&self, pipeline: &Pipeline<W>, running: bool) -> ServeReport {
         let listeners = listener_reports(&self.watched);
         let (kernel_drops, kernel_drops_scope) = total_drops(&listeners);
         let mut counters = pipeline.counters();
@@ -241,7 +245,7 @@ impl Feed for ServeFeed {
 
     /// The periodic stats: a failed write is a warning, not a reason to stop serving (the
     /// path was checked writable at start).
-    fn tick(&mut self, pipeline: &Pipeline) -> io::Result<()> {
+    fn tick<W: WorkerStage>(&mut self, pipeline: &Pipeline<W>) -> io::Result<()> {
         if let Some(path) = &self.stats_json {
             if self.last_stats.elapsed() >= self.stats_every {
                 self.last_stats = Instant::now();
@@ -279,12 +283,15 @@ pub fn serve(
     // listener's index and enters that listener's assembler (UDP) or packets buffer.
     let kinds: Vec<_> = listeners.iter().map(Listener::kind).collect();
     let clock = WallClock::now();
-    let mut pipeline = Pipeline::with_listeners(
+    // Workers on threads of their own, as the reference's: reading never waits on parsing.
+    let mut pipeline = Pipeline::with_worker_threads(
         opts.config.clone(),
         opts.settings,
         &kinds,
         clock.ns(Instant::now()),
-    );
+    )
+    .map_err(ServeError::Workers)?
+    .keep_agent_bins(opts.forward.is_some());
     let watched: Vec<Watched> = listeners
         .iter()
         .map(|l| Watched {

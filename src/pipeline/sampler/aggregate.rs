@@ -7,7 +7,8 @@
 
 use crate::pipeline::sample::{Sample, SampleValue};
 use crate::protocol::MetricType;
-use std::collections::HashSet;
+/// The distinct values of a set, with a fast seeded hasher (as the samplers' maps).
+pub type ValueSet = std::collections::HashSet<Box<str>, foldhash::fast::RandomState>;
 
 /// One aggregate.
 #[derive(Debug, Clone)]
@@ -17,7 +18,7 @@ pub enum Aggregate {
     /// Last value wins.
     Gauge { value: f64 },
     /// Distinct values, as strings; flushed as a gauge of the count.
-    Set { values: HashSet<Box<str>> },
+    Set { values: ValueSet },
     /// Histogram and timing.
     Histogram(Histogram),
 }
@@ -43,7 +44,7 @@ impl Aggregate {
             MetricType::Count => Aggregate::Counter { sum: 0.0 },
             MetricType::Gauge => Aggregate::Gauge { value: 0.0 },
             MetricType::Set => Aggregate::Set {
-                values: HashSet::new(),
+                values: ValueSet::default(),
             },
             MetricType::Histogram | MetricType::Timing | MetricType::Distribution => {
                 Aggregate::Histogram(Histogram::default())

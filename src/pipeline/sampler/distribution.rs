@@ -1,7 +1,8 @@
 //! Distributions: one sketch per context and bucket. The summary (count, sum, min, max, avg)
 //! is kept exactly as the reference's `quantile.Summary` keeps it (count += int64(1/rate),
 //! sum += value × 1/rate); quantiles come from a DDSketch (sketches-ddsketch). The agent's
-//! own bins (k/n, what `serve --forward-to` posts) are kept beside it with the exact weights.
+//! own bins (k/n, what `serve --forward-to` posts) are kept beside it with the exact weights,
+//! only where they are posted: they cost a logarithm and a map update per value.
 
 use crate::pipeline::agent_sketch::AgentBins;
 use sketches_ddsketch::{Config, DDSketch};
@@ -13,8 +14,9 @@ const MAX_SKETCH_WEIGHT: i64 = 1_000;
 #[derive(Clone)]
 pub struct Distribution {
     pub sketch: DDSketch,
-    /// The agent's bins of the same values, weighted as the count (Σn = count).
-    pub bins: AgentBins,
+    /// The agent's bins of the same values, weighted as the count (Σn = count), when kept
+    /// ([`Distribution::with_agent_bins`]).
+    pub bins: Option<AgentBins>,
     pub count: i64,
     pub sum: f64,
     pub min: f64,
@@ -37,7 +39,7 @@ impl Default for Distribution {
     fn default() -> Self {
         Distribution {
             sketch: DDSketch::new(Config::defaults()),
-            bins: AgentBins::default(),
+            bins: None,
             count: 0,
             sum: 0.0,
             min: 0.0,
@@ -48,6 +50,14 @@ impl Default for Distribution {
 }
 
 impl Distribution {
+    /// A distribution that also keeps the agent's bins.
+    pub fn with_agent_bins() -> Distribution {
+        Distribution {
+            bins: Some(AgentBins::default()),
+            ..Distribution::default()
+        }
+    }
+
     /// Inserts a value with the reference's weight: a rate outside (0, 1] counts as 1, and the
     /// count is the truncated `1 / rate` while the sum uses the exact weight.
     pub fn insert(&mut self, value: f64, sample_rate: f64) {
@@ -74,7 +84,9 @@ impl Distribution {
                 self.avg += (value - self.avg) * cnt as f64 / self.count as f64;
             }
         }
-        self.bins.insert(value, cnt.max(0) as u64);
+        if let Some(bins) = &mut self.bins {
+            bins.insert(value, cnt.max(0) as u64);
+        }
         for _ in 0..cnt.clamp(1, MAX_SKETCH_WEIGHT) {
             self.sketch.add(value);
         }
@@ -94,7 +106,7 @@ mod tests {
 
     #[test]
     fn summary_counts_and_sums_with_rates() {
-        let mut d = Distribution::default();
+        let mut d = Distribution::with_agent_bins();
         d.insert(2.0, 1.0);
         d.insert(4.0, 0.5); // weight 2
         d.insert(-1.0, 0.3); // count 3, sum weight 3.33…
@@ -104,7 +116,7 @@ mod tests {
         assert_eq!(d.max, 4.0);
         let q = d.quantiles();
         assert_eq!(q.len(), 3);
-        let n: u64 = d.bins.to_bins().iter().map(|(_, n)| n).sum();
+        let n: u64 = d.bins.unwrap().to_bins().iter().map(|(_, n)| n).sum();
         assert_eq!(n, d.count as u64);
     }
 }

@@ -9,11 +9,12 @@ pub mod distribution;
 
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::flushed::{FlushedItem, Series, SeriesType, SketchPoint};
-use crate::pipeline::sample::{Context, Sample, SampleId, SampleValue};
+use crate::pipeline::sample::{Context, KeyMap, Sample, SampleId, SampleValue};
 use crate::protocol::MetricType;
 use aggregate::Aggregate;
 use distribution::Distribution;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How long a non-counter context stays tracked after its last sample (the reference's
@@ -31,13 +32,13 @@ struct Tracked {
 
 #[derive(Debug, Clone, Default)]
 struct Bucket {
-    contexts: HashMap<u64, (Arc<Context>, Aggregate)>,
+    contexts: KeyMap<(Arc<Context>, Aggregate)>,
     samples: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 struct SketchBucket {
-    contexts: HashMap<u64, (Arc<Context>, Distribution)>,
+    contexts: KeyMap<(Arc<Context>, Distribution)>,
     samples: u64,
 }
 
@@ -69,10 +70,12 @@ pub struct TimeSampler {
     context_limit: usize,
     aggregates: Vec<String>,
     percentiles: Vec<u32>,
-    contexts: HashMap<u64, Tracked>,
+    contexts: KeyMap<Tracked>,
     buckets: BTreeMap<i64, Bucket>,
     sketches: BTreeMap<i64, SketchBucket>,
     last_cutoff: i64,
+    /// Whether distributions keep the agent's bins (only a server that posts them needs them).
+    agent_bins: bool,
     pub counters: SamplerCounters,
     /// Samples dropped at the context limit, by identity.
     pub context_limit_drops: Vec<SampleId>,
@@ -89,10 +92,11 @@ impl TimeSampler {
             context_limit: config.context_limit,
             aggregates: config.histogram_aggregates.clone(),
             percentiles: config.percentiles(),
-            contexts: HashMap::new(),
+            contexts: KeyMap::default(),
             buckets: BTreeMap::new(),
             sketches: BTreeMap::new(),
             last_cutoff: 0,
+            agent_bins: false,
             counters: SamplerCounters::default(),
             context_limit_drops: Vec::new(),
             non_finite_drops: Vec::new(),
@@ -104,28 +108,34 @@ impl TimeSampler {
         ts - ts.rem_euclid(self.interval)
     }
 
+    /// Keeps the agent's bins of distributions from now on (`serve --forward-to`).
+    pub fn keep_agent_bins(&mut self, on: bool) {
+        self.agent_bins = on;
+    }
+
     /// Adds a sample into the bucket of its arrival second.
     pub fn add(&mut self, sample: Sample) {
         self.counters.samples_in += 1;
         let ts = crate::pipeline::clock::secs(sample.arrival_ns);
         let key = sample.context.key;
-        if !self.contexts.contains_key(&key) {
-            if self.context_limit > 0 && self.contexts.len() >= self.context_limit {
+        let at_limit = self.context_limit > 0 && self.contexts.len() >= self.context_limit;
+        match self.contexts.entry(key) {
+            Entry::Occupied(mut t) => {
+                let t = t.get_mut();
+                t.last_seen = t.last_seen.max(ts);
+            }
+            Entry::Vacant(_) if at_limit => {
                 self.counters.dropped_context_limit += 1;
                 self.context_limit_drops.push(sample.id);
                 return;
             }
-            self.contexts.insert(
-                key,
-                Tracked {
+            Entry::Vacant(v) => {
+                v.insert(Tracked {
                     context: sample.context.clone(),
                     metric_type: sample.metric_type,
                     last_seen: ts,
-                },
-            );
-        }
-        if let Some(t) = self.contexts.get_mut(&key) {
-            t.last_seen = t.last_seen.max(ts);
+                });
+            }
         }
         let start = self.bucket_start(ts);
         if matches!(sample.value, SampleValue::Number(v) if !v.is_finite()) {
@@ -142,10 +152,14 @@ impl TimeSampler {
         if sample.metric_type == MetricType::Distribution {
             let bucket = self.sketches.entry(start).or_default();
             bucket.samples += 1;
-            let entry = bucket
-                .contexts
-                .entry(key)
-                .or_insert_with(|| (sample.context.clone(), Distribution::default()));
+            let entry = bucket.contexts.entry(key).or_insert_with(|| {
+                let d = if self.agent_bins {
+                    Distribution::with_agent_bins()
+                } else {
+                    Distribution::default()
+                };
+                (sample.context.clone(), d)
+            });
             entry.1.insert(sample.number(), sample.sample_rate);
             return;
         }
@@ -202,7 +216,7 @@ impl TimeSampler {
                     max: d.max,
                     avg: d.avg,
                     quantiles: d.quantiles(),
-                    bins: d.bins.to_bins(),
+                    bins: d.bins.map(|b| b.to_bins()).unwrap_or_default(),
                     tags: context.tags.clone(),
                     host: context.host.clone(),
                 }));
