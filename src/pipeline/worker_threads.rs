@@ -5,6 +5,10 @@
 //! batcher hands over back to the pipeline thread, where the samplers are. The samplers stay on
 //! one thread so that a flush, and the stop sequence's final flush, see one consistent state.
 //!
+//! Results reach the samplers in the order the batches were handed over, whichever worker
+//! finishes first: a gauge's last value, and so every flush, is the one inline workers give
+//! for the same datagrams, and the same on every run.
+//!
 //! Every batch handed over is accounted for: it reaches the samplers (with the worker's
 //! counters as they were after it, so the stage counters always agree with what was
 //! aggregated), or, at a stop without a drain, it is taken back unstarted and counted as the
@@ -16,11 +20,11 @@ use super::packet::PacketBatch;
 use super::sample::Sample;
 use super::worker::{Worker, WorkerCounters};
 use super::worker_stage::WorkerStage;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// One call a worker's batcher made on its sink, replayed on the pipeline thread.
 enum SinkCall {
@@ -51,6 +55,8 @@ impl BatchSink for Recorder {
 
 /// What one worker did with one batch.
 struct Parsed {
+    /// The batch's place in the order of hand-over.
+    seq: u64,
     worker: usize,
     calls: Vec<SinkCall>,
     /// The worker's counters after this batch.
@@ -67,7 +73,8 @@ struct Shared {
 }
 
 struct Queued {
-    batches: VecDeque<PacketBatch>,
+    /// Batches with their place in the order of hand-over.
+    batches: VecDeque<(u64, PacketBatch)>,
     /// Set by [`WorkerThreads::finish`]: workers leave once the queue is empty.
     closed: bool,
 }
@@ -84,9 +91,12 @@ pub struct WorkerThreads {
     shared: Arc<Shared>,
     results: mpsc::Receiver<Parsed>,
     threads: Vec<JoinHandle<()>>,
-    /// Batches handed over, and those whose result has reached the sink.
+    /// Batches handed over, and those whose result has reached the sink: the next result
+    /// applied is that of batch `collected`.
     handed: u64,
     collected: u64,
+    /// Results that came before those of batches handed over earlier, by place.
+    early: BTreeMap<u64, Parsed>,
     /// Each worker's counters, as of its last result collected.
     counters: Vec<(WorkerCounters, BatcherCounters)>,
 }
@@ -122,6 +132,7 @@ impl WorkerThreads {
             threads: Vec::new(),
             handed: 0,
             collected: 0,
+            early: BTreeMap::new(),
             counters,
         };
         for (i, worker) in workers.into_iter().enumerate() {
@@ -134,6 +145,18 @@ impl WorkerThreads {
             );
         }
         Ok(pool)
+    }
+
+    /// Takes a result in: applies it, and those it was holding back, when its turn has come.
+    fn take_in(&mut self, parsed: Parsed, sink: &mut dyn BatchSink) {
+        if parsed.seq != self.collected {
+            self.early.insert(parsed.seq, parsed);
+            return;
+        }
+        self.apply(parsed, sink);
+        while let Some(next) = self.early.remove(&self.collected) {
+            self.apply(next, sink);
+        }
     }
 
     fn apply(&mut self, parsed: Parsed, sink: &mut dyn BatchSink) {
@@ -153,8 +176,11 @@ impl WorkerThreads {
     /// wait forever while a worker lives; with none left, nothing more can come.
     fn wait_one(&mut self, sink: &mut dyn BatchSink) {
         match self.results.recv() {
-            Ok(parsed) => self.apply(parsed, sink),
-            Err(mpsc::RecvError) => self.collected = self.handed,
+            Ok(parsed) => self.take_in(parsed, sink),
+            Err(mpsc::RecvError) => {
+                self.early.clear();
+                self.collected = self.handed;
+            }
         }
     }
 }
@@ -167,11 +193,11 @@ impl WorkerThreads {
 fn run(index: usize, mut worker: Worker, shared: &Shared, tx: &mpsc::Sender<Parsed>) {
     let mut recorder = Recorder::default();
     loop {
-        let batch = {
+        let (seq, batch) = {
             let mut q = shared.lock();
             loop {
-                if let Some(b) = q.batches.pop_front() {
-                    break b;
+                if let Some(queued) = q.batches.pop_front() {
+                    break queued;
                 }
                 if q.closed {
                     return;
@@ -181,13 +207,15 @@ fn run(index: usize, mut worker: Worker, shared: &Shared, tx: &mpsc::Sender<Pars
         };
         shared.not_full.notify_one();
         let before = (worker.counters.clone(), worker.batcher.counters.clone());
-        let parsed =
-            catch_unwind(AssertUnwindSafe(|| worker.process_batch(batch, &mut recorder)));
+        let parsed = catch_unwind(AssertUnwindSafe(|| {
+            worker.process_batch(batch, &mut recorder)
+        }));
         if parsed.is_err() {
             (worker.counters, worker.batcher.counters) = before;
             recorder.0.clear();
         }
         let parsed = Parsed {
+            seq,
             worker: index,
             calls: std::mem::take(&mut recorder.0),
             counters: worker.counters.clone(),
@@ -210,7 +238,7 @@ impl WorkerStage for WorkerThreads {
                     .wait(q)
                     .unwrap_or_else(|e| e.into_inner());
             }
-            q.batches.push_back(batch);
+            q.batches.push_back((self.handed, batch));
         }
         self.shared.not_empty.notify_one();
         self.handed += 1;
@@ -219,7 +247,7 @@ impl WorkerStage for WorkerThreads {
 
     fn collect(&mut self, sink: &mut dyn BatchSink) {
         while let Ok(parsed) = self.results.try_recv() {
-            self.apply(parsed, sink);
+            self.take_in(parsed, sink);
         }
     }
 
@@ -234,8 +262,16 @@ impl WorkerStage for WorkerThreads {
         }
     }
 
+    /// The queue holds the last batches handed over (workers take them in order), so what
+    /// is left to collect keeps consecutive places.
     fn take_unstarted(&mut self) -> Vec<PacketBatch> {
-        let taken: Vec<PacketBatch> = self.shared.lock().batches.drain(..).collect();
+        let taken: Vec<PacketBatch> = self
+            .shared
+            .lock()
+            .batches
+            .drain(..)
+            .map(|(_, b)| b)
+            .collect();
         self.shared.not_full.notify_all();
         self.handed -= taken.len() as u64;
         taken
