@@ -17,8 +17,10 @@ fn ctx(name: &str) -> Arc<Context> {
 }
 
 fn sample(name: &str, t: MetricType, v: f64, rate: f64, at_ms: i64) -> Sample {
+    let context = ctx(name);
     Sample {
-        context: ctx(name),
+        key: context.key,
+        context,
         metric_type: t,
         value: SampleValue::Number(v),
         sample_rate: rate,

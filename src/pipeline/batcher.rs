@@ -65,7 +65,7 @@ impl Batcher {
             self.late.push(sample);
             return;
         }
-        let shard = shard_of(sample.context.key, self.shards.len());
+        let shard = shard_of(sample.key, self.shards.len());
         if self.shards[shard].len() >= self.batch_size {
             self.flush_shard(shard, sink);
         }

@@ -120,6 +120,9 @@ pub enum SampleValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub context: Arc<Context>,
+    /// The context's key, copied: shard and sampler look-ups read it from the sample, in the
+    /// batch being handed over, not from the context (made, and counted, on a worker's thread).
+    pub key: u64,
     pub metric_type: MetricType,
     pub value: SampleValue,
     pub sample_rate: f64,

@@ -91,6 +91,7 @@ impl Worker {
                             MetricValue::Set(s) => SampleValue::Set(s.into()),
                         };
                         let sample = Sample {
+                            key: context.key,
                             context: context.clone(),
                             metric_type: m.metric_type,
                             value,

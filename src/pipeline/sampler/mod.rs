@@ -117,7 +117,7 @@ impl TimeSampler {
     pub fn add(&mut self, sample: Sample) {
         self.counters.samples_in += 1;
         let ts = crate::pipeline::clock::secs(sample.arrival_ns);
-        let key = sample.context.key;
+        let key = sample.key;
         let at_limit = self.context_limit > 0 && self.contexts.len() >= self.context_limit;
         match self.contexts.entry(key) {
             Entry::Occupied(mut t) => {
