@@ -10,7 +10,7 @@
 //! caller with whatever the kernel still holds.
 
 use super::batch_read::{BatchPool, MmsgReader, ReadBatch, BATCH_DATAGRAMS, RECV_VLEN};
-use super::listener::{DatagramSocket, ListenerStats};
+use super::socket::{DatagramSocket, ListenerStats};
 use crate::runtime::{self, first, Receiver, Sender};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

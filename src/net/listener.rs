@@ -13,19 +13,18 @@
 
 use super::address::Address;
 pub use super::batch_read::Received;
-use super::batch_read::{BatchPool, ReadBatch, ReadCounts};
+use super::batch_read::{BatchPool, ReadBatch};
 use super::datagram_thread::{self, Output};
 use super::drops::{DropCounter, DropScope};
 use super::frame::FrameReader;
+pub use super::socket::{DatagramSocket, ListenerCounts, ListenerStats};
 use crate::pipeline::ListenerKind;
 use crate::runtime::{self, first, Receiver, Sender, UdpSocket, UnixDatagram, UnixListener};
-use serde::Serialize;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,68 +65,6 @@ pub enum ListenError {
 /// Largest read buffer accepted: beyond any datagram a socket can carry.
 pub const MAX_BUFFER_SIZE: usize = 64 << 20;
 
-/// Counters of a listener, readable while it runs.
-#[derive(Debug, Default)]
-pub struct ListenerStats {
-    datagrams: AtomicU64,
-    bytes: AtomicU64,
-    truncated: AtomicU64,
-    connections: AtomicU64,
-    bad_messages: AtomicU64,
-    read_errors: AtomicU64,
-}
-
-/// A snapshot of [`ListenerStats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ListenerCounts {
-    /// Datagrams (stream: messages) read.
-    pub datagrams: u64,
-    /// Bytes read: a truncated UDP or Unix datagram counts the `buffer_size + 1` bytes read,
-    /// its true length being unknown.
-    pub bytes: u64,
-    /// Datagrams longer than the read buffer.
-    pub truncated: u64,
-    /// Unix stream: connections accepted.
-    pub connections: u64,
-    /// Unix stream: connections closed for an impossible length prefix.
-    pub bad_messages: u64,
-    pub read_errors: u64,
-}
-
-impl ListenerStats {
-    pub fn snapshot(&self) -> ListenerCounts {
-        ListenerCounts {
-            datagrams: self.datagrams.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            truncated: self.truncated.load(Relaxed),
-            connections: self.connections.load(Relaxed),
-            bad_messages: self.bad_messages.load(Relaxed),
-            read_errors: self.read_errors.load(Relaxed),
-        }
-    }
-
-    fn count(&self, n: usize, truncated: bool) {
-        self.count_read(ReadCounts {
-            datagrams: 1,
-            bytes: n,
-            truncated: truncated as usize,
-        });
-    }
-
-    /// One read call's datagrams, counted at once (three atomics per call, not per datagram).
-    pub(super) fn count_read(&self, c: ReadCounts) {
-        self.datagrams.fetch_add(c.datagrams as u64, Relaxed);
-        self.bytes.fetch_add(c.bytes as u64, Relaxed);
-        if c.truncated > 0 {
-            self.truncated.fetch_add(c.truncated as u64, Relaxed);
-        }
-    }
-
-    pub(super) fn read_error(&self) {
-        self.read_errors.fetch_add(1, Relaxed);
-    }
-}
-
 /// Removes a Unix socket file when the listener is gone.
 #[derive(Debug)]
 pub struct SocketPath(PathBuf);
@@ -135,30 +72,6 @@ pub struct SocketPath(PathBuf);
 impl Drop for SocketPath {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A datagram socket of either family.
-pub enum DatagramSocket {
-    Udp(UdpSocket),
-    Unix(UnixDatagram),
-}
-
-impl DatagramSocket {
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            DatagramSocket::Udp(s) => s.recv(buf).await,
-            DatagramSocket::Unix(s) => s.recv(buf).await,
-        }
-    }
-}
-
-impl AsRawFd for DatagramSocket {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match self {
-            DatagramSocket::Udp(s) => s.as_raw_fd(),
-            DatagramSocket::Unix(s) => s.as_raw_fd(),
-        }
     }
 }
 
@@ -390,7 +303,7 @@ async fn stopped<T>(stop: &Receiver<()>) -> Option<T> {
 
 /// A read error is counted; a short pause keeps a persistent error from spinning.
 async fn read_error(stats: &ListenerStats) {
-    stats.read_errors.fetch_add(1, Relaxed);
+    stats.read_error();
     runtime::sleep(Duration::from_millis(1)).await;
 }
 
@@ -413,7 +326,7 @@ async fn accept_loop(
         match first(async { Some(listener.accept().await) }, stopped(stop)).await {
             None => break,
             Some(Ok((stream, _))) => {
-                stats.connections.fetch_add(1, Relaxed);
+                stats.connection();
                 if let Some(n) = opts.so_rcvbuf {
                     // SAFETY: `stream` owns the fd and outlives this borrow.
                     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(stream.as_raw_fd()) };
@@ -470,7 +383,7 @@ async fn connection(
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    stats.bad_messages.fetch_add(1, Relaxed);
+                    stats.bad_message();
                     // What came before the bad prefix was read: it is handed on.
                     if !batch.is_empty() {
                         let _ = tx.send(batch).await;
@@ -492,7 +405,7 @@ async fn connection(
             None => return Some(reader),
             Some(Ok(_)) => {}
             Some(Err(_)) => {
-                stats.read_errors.fetch_add(1, Relaxed);
+                stats.read_error();
                 return None;
             }
         }

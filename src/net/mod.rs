@@ -12,6 +12,7 @@ pub mod drops;
 pub mod frame;
 pub mod listener;
 pub mod signals;
+pub mod socket;
 
 pub use address::{Address, AddressError};
 pub use batch_read::{ReadBatch, Received};
