@@ -20,6 +20,28 @@ pub const VACUOUS: i32 = 4;
 /// Internal accounting error: a sample neither flushed, rejected nor attributed to a stage.
 pub const ACCOUNTING: i32 = 5;
 
+/// What went wrong, as far as the exit code is concerned: every command-line error carries one
+/// (`cli::CliError`), and [`for_error`] is the one place that turns it into a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A flag, a value, a configuration, or a setup the user asked for that cannot work.
+    Usage,
+    /// An output (export, plot, flushed items, stats, generated or recorded file) that cannot
+    /// be written.
+    Output,
+    /// An unreadable, corrupt or truncated source.
+    Input,
+}
+
+/// The exit code of a command-line error: the only mapping from errors to codes.
+pub fn for_error(class: ErrorClass) -> i32 {
+    match class {
+        ErrorClass::Usage => USAGE,
+        ErrorClass::Output => OUTPUT,
+        ErrorClass::Input => INPUT,
+    }
+}
+
 /// The table shown in `--help` and the README.
 pub const TABLE: &str = "Exit codes:
   0  every expectation held

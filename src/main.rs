@@ -6,8 +6,8 @@ fn main() {
     let code = match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
-            lastbucket::exit::USAGE
+            eprintln!("Error: {e}");
+            e.code()
         }
     };
     std::process::exit(code);

@@ -1,11 +1,11 @@
 //! `lastbucket check`.
 
+use super::error::CliError;
 use super::report_args::{finish, ExportArgs, Progress};
 use super::run_args::RunArgs;
 use super::source_args::SourceArgs;
-use super::UsageError;
 use crate::check::moment::StopMoment;
-use crate::check::{run_check, CheckError};
+use crate::check::run_check;
 use crate::output::terminal;
 use clap::Args;
 use std::path::PathBuf;
@@ -35,34 +35,17 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let plan = match args.run.plan(args.stops.clone(), args.flushed_out.clone()) {
-        Ok(p) => p,
-        Err(e) => return usage(e),
-    };
-    let source = match args.source.spec() {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
-    let exports = match args.exports.manager() {
-        Ok(m) => m,
-        Err(e) => return usage(e),
-    };
+pub fn run(args: CheckArgs) -> Result<i32, CliError> {
+    let plan = args
+        .run
+        .plan(args.stops.clone(), args.flushed_out.clone())?;
+    let source = args.source.spec()?;
+    let exports = args.exports.manager()?;
     let mut progress = Progress::new(exports, "check", args.quiet);
-    let report = match run_check(&plan, &source, &mut progress) {
-        Ok(r) => r,
-        Err(CheckError::Input(e)) => {
-            progress.bar.finish_and_clear();
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::INPUT);
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = run_check(&plan, &source, &mut progress).map_err(|e| {
+        progress.bar.finish_and_clear();
+        CliError::from(e)
+    })?;
     let body = (!args.quiet).then(|| terminal::render(&report));
-    Ok(finish(&report, progress, body))
-}
-
-pub fn usage(e: UsageError) -> anyhow::Result<i32> {
-    eprintln!("Error: {e}");
-    Ok(crate::exit::USAGE)
+    finish(&report, progress, body)
 }

@@ -1,6 +1,7 @@
 //! `lastbucket completions SHELL` and `lastbucket man`: both written from the clap definition
 //! of the command line, so they list exactly the commands and flags the binary takes.
 
+use super::error::CliError;
 use super::Cli;
 use clap::{Args, CommandFactory};
 use std::io::Write;
@@ -13,7 +14,7 @@ pub struct CompletionsArgs {
 }
 
 /// Writes the completion script of `shell` to stdout.
-pub fn run_completions(args: CompletionsArgs) -> anyhow::Result<i32> {
+pub fn run_completions(args: CompletionsArgs) -> Result<i32, CliError> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "lastbucket", &mut out);
@@ -21,9 +22,11 @@ pub fn run_completions(args: CompletionsArgs) -> anyhow::Result<i32> {
 }
 
 /// Writes the man page, roff, to stdout (`lastbucket man > lastbucket.1`).
-pub fn run_man() -> anyhow::Result<i32> {
+pub fn run_man() -> Result<i32, CliError> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(CliError::output)?;
     write_stdout(title_first(&String::from_utf8_lossy(&out)).as_bytes())
 }
 
@@ -42,14 +45,13 @@ fn title_first(page: &str) -> String {
     out
 }
 
-/// Stdout that cannot be written (a closed pipe, a full disk) is exit 2, as for every output.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<i32> {
+/// Stdout that cannot be written (a closed pipe, a full disk) is an output error, as for every
+/// output.
+fn write_stdout(bytes: &[u8]) -> Result<i32, CliError> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(crate::exit::SUCCESS),
-        Err(e) => {
-            eprintln!("Error: cannot write to stdout: {e}");
-            Ok(crate::exit::OUTPUT)
-        }
-    }
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CliError::output(format!("cannot write to stdout: {e}")))?;
+    Ok(crate::exit::SUCCESS)
 }

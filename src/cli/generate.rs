@@ -1,5 +1,6 @@
 //! `lastbucket generate -o FILE`: the seeded generator written to any writable format.
 
+use super::error::CliError;
 use crate::source::generate::{self, GeneratorConfig};
 use crate::source::{write_datagrams, OutputFormat};
 use clap::Args;
@@ -27,23 +28,18 @@ pub struct GenerateArgs {
     pub output_format: Option<OutputFormat>,
 }
 
-pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
+pub fn run(args: GenerateArgs) -> Result<i32, CliError> {
     let config = match (&args.spec, &args.generator) {
         (Some(s), _) if !s.starts_with("gen:") => {
-            eprintln!("Error: generate takes generator settings (gen:...), not a file: {s}");
-            return Ok(crate::exit::USAGE);
+            return Err(CliError::usage(format!(
+                "generate takes generator settings (gen:...), not a file: {s}"
+            )));
         }
         (Some(s), _) => GeneratorConfig::from_spec(s),
         (None, Some(path)) => GeneratorConfig::from_file(path),
         (None, None) => Ok(GeneratorConfig::default()),
     };
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::USAGE);
-        }
-    };
+    let config = config.map_err(CliError::usage)?;
     let to_stdout = args.output.as_os_str() == "-";
     // Standard output has no name to tell a format by: JSON lines, which keep every datagram
     // and its arrival time.
@@ -51,11 +47,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         .output_format
         .or(to_stdout.then_some(OutputFormat::Jsonl));
     if format.is_none() && OutputFormat::from_path(&args.output).is_none() {
-        eprintln!(
-            "Error: cannot tell the format of {} from its name; use --output-format",
+        return Err(CliError::usage(format!(
+            "cannot tell the format of {} from its name; use --output-format",
             args.output.display()
-        );
-        return Ok(crate::exit::USAGE);
+        )));
     }
     if format.or_else(|| OutputFormat::from_path(&args.output)) == Some(OutputFormat::Text) {
         eprintln!(
@@ -67,17 +62,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
     }
     let mut bytes = 0u64;
     let stream = generate::generate(&config).inspect(|d| bytes += d.payload.len() as u64);
-    match write_datagrams(&args.output, format, stream) {
-        Ok(n) => {
-            eprintln!(
-                "wrote {n} datagrams ({bytes} bytes) to {}",
-                args.output.display()
-            );
-            Ok(crate::exit::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("Error: {e}");
-            Ok(crate::exit::OUTPUT)
-        }
-    }
+    let n = write_datagrams(&args.output, format, stream).map_err(CliError::output)?;
+    eprintln!(
+        "wrote {n} datagrams ({bytes} bytes) to {}",
+        args.output.display()
+    );
+    Ok(crate::exit::SUCCESS)
 }

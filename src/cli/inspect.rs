@@ -1,5 +1,6 @@
 //! `lastbucket inspect SOURCE`.
 
+use super::error::CliError;
 use super::source_args::SourceArgs;
 use crate::output::stdout::print;
 use crate::source::StreamOpener;
@@ -20,41 +21,27 @@ pub struct InspectArgs {
     pub buffer_size: usize,
 }
 
-pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
-    let spec = match args.source.spec() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::USAGE);
-        }
-    };
-    let stream = match spec.open() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::INPUT);
-        }
-    };
-    let inspection = match crate::inspect::inspect(stream, args.buffer_size) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::INPUT);
-        }
-    };
+pub fn run(args: InspectArgs) -> Result<i32, CliError> {
+    let spec = args.source.spec()?;
+    let stream = spec.open().map_err(CliError::input)?;
+    let inspection = crate::inspect::inspect(stream, args.buffer_size).map_err(CliError::input)?;
     let stats = spec.read_stats();
     let capture = stats.as_ref().and_then(|s| s.capture.clone());
     if args.format == "json" {
-        let mut v = serde_json::to_value(&inspection)?;
+        let mut v = serde_json::to_value(&inspection).map_err(CliError::output)?;
         if let Some(obj) = v.as_object_mut() {
             if let Some(c) = &capture {
                 obj.insert("capture".into(), capture_json(c));
             }
             if let Some(r) = &stats {
-                obj.insert("read".into(), serde_json::to_value(r)?);
+                obj.insert(
+                    "read".into(),
+                    serde_json::to_value(r).map_err(CliError::output)?,
+                );
             }
         }
-        print(&format!("{}\n", serde_json::to_string_pretty(&v)?));
+        let json = serde_json::to_string_pretty(&v).map_err(CliError::output)?;
+        print(&format!("{json}\n"));
     } else {
         let mut text = crate::inspect::render(&inspection, &spec.description());
         for note in stats.iter().flat_map(|r| r.notes()) {

@@ -2,7 +2,7 @@
 //! (`DD_DD_URL=http://127.0.0.1:PORT`). It decodes what is posted, writes the items as JSON lines
 //! as they arrive, and prints a summary on SIGTERM/SIGINT.
 
-use super::UsageError;
+use super::error::{signals_error, CliError};
 use crate::intake::Intake;
 use crate::net::signals::on_stop_signals;
 use crate::pipeline::flushed::{write_jsonl, FlushedItem};
@@ -36,11 +36,6 @@ pub struct IntakeArgs {
 /// How often the loop looks at the stop flag while no payload arrives.
 const POLL: Duration = Duration::from_millis(50);
 
-fn usage(e: impl std::fmt::Display) -> anyhow::Result<i32> {
-    eprintln!("Error: {e}");
-    Ok(crate::exit::USAGE)
-}
-
 fn write_items(out: &mut Option<Box<dyn Write>>, items: &[FlushedItem]) -> io::Result<()> {
     match out {
         Some(w) => write_jsonl(w, items),
@@ -48,24 +43,22 @@ fn write_items(out: &mut Option<Box<dyn Write>>, items: &[FlushedItem]) -> io::R
     }
 }
 
-pub fn run(args: IntakeArgs) -> anyhow::Result<i32> {
+pub fn run(args: IntakeArgs) -> Result<i32, CliError> {
     let mut out: Option<Box<dyn Write>> = match args.out.as_deref() {
         None => None,
         Some("-") => Some(Box::new(io::stdout())),
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Some(Box::new(BufWriter::new(f))),
-            Err(e) => return usage(UsageError(format!("cannot create {path}: {e}"))),
+            Err(e) => return Err(CliError::output(format!("cannot create {path}: {e}"))),
         },
     };
     let (tx, rx) = channel();
-    let intake = match Intake::start_streaming(args.listen, tx) {
-        Ok(i) => i,
-        Err(e) => return usage(e),
-    };
+    let intake = Intake::start_streaming(args.listen, tx).map_err(CliError::usage)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // Installed before the address is printed: whoever reads it may signal at once.
-    let _signals = on_stop_signals(move || flag.store(true, Ordering::SeqCst))?;
+    let _signals =
+        on_stop_signals(move || flag.store(true, Ordering::SeqCst)).map_err(signals_error)?;
     eprintln!("listening on {}", intake.url());
     let mut write_error = None;
     while !stop.load(Ordering::SeqCst) {
@@ -91,8 +84,9 @@ pub fn run(args: IntakeArgs) -> anyhow::Result<i32> {
     }
     eprint!("{}", crate::output::intake::summary(&received));
     if let Some(e) = write_error {
-        eprintln!("Error: cannot write the decoded items: {e}");
-        return Ok(crate::exit::OUTPUT);
+        return Err(CliError::output(format!(
+            "cannot write the decoded items: {e}"
+        )));
     }
     Ok(if received.errors.is_empty() {
         crate::exit::SUCCESS

@@ -1,9 +1,8 @@
 //! `lastbucket merge`: the JSON reports of a sweep's shards, put back together.
 
-use super::check::usage;
+use super::error::CliError;
 use super::report_args::{ExportArgs, Progress};
 use super::sweep::{finish_sweep, write_plot};
-use super::UsageError;
 use crate::check::CheckObserver;
 use crate::duration::parse_seconds;
 use crate::report::Report;
@@ -42,40 +41,24 @@ fn parse_interval(s: &str) -> Result<u64, String> {
     }
 }
 
-pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
-    let exports = match args.exports.manager() {
-        Ok(m) => m,
-        Err(e) => return usage(e),
-    };
+pub fn run(args: MergeArgs) -> Result<i32, CliError> {
+    let exports = args.exports.manager()?;
     let mut shards = Vec::new();
     for path in &args.reports {
         let name = path.display().to_string();
-        let report = std::fs::read(path)
-            .map_err(|e| format!("cannot read {name}: {e}"))
-            .and_then(|bytes| {
-                serde_json::from_slice::<Report>(&bytes)
-                    .map_err(|e| format!("{name}: not a lastbucket JSON report ({e})"))
-            });
-        match report {
-            Ok(r) => shards.push((name, r)),
-            Err(e) => {
-                eprintln!("Error: {e}");
-                return Ok(crate::exit::INPUT);
-            }
-        }
+        let bytes =
+            std::fs::read(path).map_err(|e| CliError::input(format!("cannot read {name}: {e}")))?;
+        let report = serde_json::from_slice::<Report>(&bytes)
+            .map_err(|e| CliError::input(format!("{name}: not a lastbucket JSON report ({e})")))?;
+        shards.push((name, report));
     }
-    let report = match merge(shards) {
-        Ok(r) => r,
-        Err(e) => return usage(UsageError(e.to_string())),
-    };
+    let report = merge(shards).map_err(CliError::usage)?;
     if let Some(path) = &args.plot {
         // The bucket is the agent's 10 s: the plot's bucket marks come from the moments'
         // phases, which the shards' reports carry.
-        if let Err(code) = write_plot(path, &report, args.flush_interval, 10) {
-            return Ok(code);
-        }
+        write_plot(path, &report, args.flush_interval, 10)?;
     }
     let mut progress = Progress::new(exports, "merge", true);
     progress.planned(report.scenarios.len());
-    Ok(finish_sweep(&report, progress, args.quiet))
+    finish_sweep(&report, progress, args.quiet)
 }

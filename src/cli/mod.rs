@@ -7,6 +7,7 @@ pub mod completions;
 pub mod config_file;
 pub mod config_keys;
 pub mod config_yaml;
+pub mod error;
 pub mod generate;
 pub mod inspect;
 pub mod intake;
@@ -74,13 +75,14 @@ pub enum Command {
     Man,
 }
 
-/// A user error the command line reports with exit code 2.
+/// A user error the command line reports with exit code 2 (a [`error::CliError`] of class
+/// usage, through `?`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
 /// Runs the parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+pub fn run(cli: Cli) -> Result<i32, error::CliError> {
     cli.color.apply();
     match cli.command {
         Command::Check(args) => check::run(args),

@@ -1,5 +1,6 @@
 //! `lastbucket record --listen ADDR -o FILE`: writes what arrives as a capture file.
 
+use super::error::{signals_error, CliError};
 use super::serve::kernel_drops_text;
 use crate::duration::parse_seconds;
 use crate::net::signals::on_stop_signals;
@@ -43,11 +44,8 @@ pub struct RecordArgs {
     pub so_rcvbuf: Option<usize>,
 }
 
-pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
-    let usage = |e: &dyn std::fmt::Display| {
-        eprintln!("Error: {e}");
-        Ok(crate::exit::USAGE)
-    };
+pub fn run(args: RecordArgs) -> Result<i32, CliError> {
+    let usage = |e: &dyn std::fmt::Display| Err(CliError::usage(e));
     let duration = match args.duration.as_deref().map(parse_seconds) {
         None => None,
         Some(Some(s)) => Some(crate::duration::to_duration(s)),
@@ -76,21 +74,21 @@ pub fn run(args: RecordArgs) -> anyhow::Result<i32> {
         Ok(l) => l,
         Err(e) => return usage(&e),
     };
-    let writer = match DatagramWriter::create(&args.output, Some(format)) {
-        Ok(w) => w,
-        Err(e) => return usage(&e),
-    };
+    let writer = DatagramWriter::create(&args.output, Some(format)).map_err(CliError::output)?;
     let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
     let _signals = on_stop_signals(move || {
         stop_tx.close();
-    })?;
+    })
+    .map_err(signals_error)?;
     eprintln!("listening on {}", listener.address());
     let udp = !listener.address().is_unix();
     let limits = RecordLimits {
         count: args.count,
         duration,
     };
-    let stats = record::record(listener, writer, args.buffer_size, limits, stop_rx)?;
+    // What can fail once listening is the writing of the file.
+    let stats = record::record(listener, writer, args.buffer_size, limits, stop_rx)
+        .map_err(CliError::output)?;
     eprintln!(
         "wrote {} datagrams ({} bytes) to {} as {format}; kernel drops: {}",
         stats.datagrams,

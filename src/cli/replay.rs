@@ -1,5 +1,6 @@
 //! `lastbucket replay SOURCE --to ADDR`: sends a source to any DogStatsD server.
 
+use super::error::{signals_error, CliError};
 use super::source_args::SourceArgs;
 use crate::net::signals::on_stop_signals;
 use crate::net::Address;
@@ -58,29 +59,16 @@ impl ReplayArgs {
     }
 }
 
-pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
-    let usage = |e: &dyn std::fmt::Display| {
-        eprintln!("Error: {e}");
-        Ok(crate::exit::USAGE)
-    };
-    let pace = match args.pace() {
-        Ok(p) => p,
-        Err(e) => return usage(&e),
-    };
-    let source = match args.source.spec() {
-        Ok(s) => s,
-        Err(e) => return usage(&e),
-    };
+pub fn run(args: ReplayArgs) -> Result<i32, CliError> {
+    let pace = args.pace().map_err(CliError::usage)?;
+    let source = args.source.spec()?;
     // Nothing listening at start is a configuration error (the wrong path, a server not
     // started); a server going away later is a delivery failure (exit 1).
-    let mut client = match Client::connect(&args.to) {
-        Ok(c) => c,
-        Err(e) => return usage(&e),
-    };
+    let mut client = Client::connect(&args.to).map_err(CliError::usage)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = {
         let stop = stop.clone();
-        on_stop_signals(move || stop.store(true, Ordering::Relaxed))?
+        on_stop_signals(move || stop.store(true, Ordering::Relaxed)).map_err(signals_error)?
     };
     // The pre-pass that gives the bar its length costs a read of the source: only for a bar
     // that will be seen, of a replay that ends.
@@ -121,10 +109,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<i32> {
         eprintln!("source: {note}");
     }
     Ok(match outcome.end {
-        End::Source(e) => {
-            eprintln!("Error: {e}");
-            crate::exit::INPUT
-        }
+        End::Source(e) => return Err(CliError::input(e)),
         End::Closed(e) => {
             eprintln!(
                 "stopped: the server closed the stream ({e}); it is not reconnected, and what \

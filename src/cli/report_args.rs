@@ -80,8 +80,12 @@ impl CheckObserver for Progress {
 }
 
 /// Writes `body` (the terminal report) and the summary line — to stderr when an export takes
-/// stdout — and the final exports; returns the exit code.
-pub fn finish(report: &Report, progress: Progress, body: Option<String>) -> i32 {
+/// stdout — and the final exports; returns the report's exit code, or the export's error.
+pub fn finish(
+    report: &Report,
+    progress: Progress,
+    body: Option<String>,
+) -> Result<i32, super::error::CliError> {
     progress.bar.finish_and_clear();
     let text = match body {
         Some(body) => format!("{body}\n{}", terminal::summary(report)),
@@ -96,11 +100,6 @@ pub fn finish(report: &Report, progress: Progress, body: Option<String>) -> i32 
         Some(e) => Err(e),
         None => progress.exports.write_final(report),
     };
-    match result {
-        Ok(()) => report.exit_code,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            crate::exit::USAGE
-        }
-    }
+    result?;
+    Ok(report.exit_code)
 }

@@ -2,6 +2,7 @@
 
 use super::agent_env;
 use super::config_file::read_config_file;
+use super::error::{serve_error, signals_error, CliError};
 use super::UsageError;
 use crate::duration::parse_seconds;
 use crate::net::drops::DropScope;
@@ -170,57 +171,49 @@ fn whole_seconds(s: &str) -> Option<u64> {
     (v >= 1.0 && v.fract() == 0.0).then_some(v as u64)
 }
 
-fn usage(e: impl std::fmt::Display) -> anyhow::Result<i32> {
-    eprintln!("Error: {e}");
-    Ok(crate::exit::USAGE)
-}
-
-pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
-    let (config, settings) = match args
-        .config()
-        .and_then(|(c, file_flag)| Ok((c, args.settings(file_flag)?)))
-    {
-        Ok(both) => both,
-        Err(e) => return usage(e),
-    };
+pub fn run(args: ServeArgs) -> Result<i32, CliError> {
+    let (config, file_flag) = args.config()?;
+    let settings = args.settings(file_flag)?;
     let opts = ListenOptions {
         buffer_size: config.buffer_size,
         so_rcvbuf: args.so_rcvbuf,
     };
-    let addresses = match listen_addresses(&args) {
-        Ok(a) => a,
-        Err(e) => return usage(e),
-    };
-    let forward_config = match forward_config(&args) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
+    let addresses = listen_addresses(&args)?;
+    let forward_config = forward_config(&args)?;
     let mut listeners = Vec::new();
     for a in &addresses {
-        match Listener::bind_readers(a, opts, usize::from(args.readers)) {
-            Ok(l) => listeners.extend(l),
-            Err(e) => return usage(e),
-        }
+        listeners.extend(
+            Listener::bind_readers(a, opts, usize::from(args.readers)).map_err(CliError::usage)?,
+        );
     }
     let flushed_out: Box<dyn Write> = if args.flushed_out == "-" {
         Box::new(io::stdout())
     } else {
         match std::fs::File::create(&args.flushed_out) {
             Ok(f) => Box::new(BufWriter::new(f)),
-            Err(e) => return usage(format!("cannot create {}: {e}", args.flushed_out)),
+            Err(e) => {
+                return Err(CliError::output(format!(
+                    "cannot create {}: {e}",
+                    args.flushed_out
+                )))
+            }
         }
     };
     if let Some(p) = &args.stats_json {
         // Fail before serving if the path is not writable.
         if let Err(e) = std::fs::File::create(p) {
-            return usage(format!("cannot create {}: {e}", p.display()));
+            return Err(CliError::output(format!(
+                "cannot create {}: {e}",
+                p.display()
+            )));
         }
     }
     let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
     // Installed before the addresses are printed: whoever reads them may signal at once.
     let _signals = on_stop_signals(move || {
         stop_tx.close();
-    })?;
+    })
+    .map_err(signals_error)?;
     // Once per address: the readers of one address are listed together.
     let mut printed: Option<&Address> = None;
     for l in &listeners {
@@ -244,7 +237,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             forward,
         },
         stop_rx,
-    )?;
+    )
+    .map_err(serve_error)?;
     print_summary(&report);
     Ok(crate::exit::SUCCESS)
 }

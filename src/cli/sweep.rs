@@ -1,12 +1,12 @@
 //! `lastbucket sweep`: loss as a function of the stop moment.
 
-use super::check::usage;
+use super::error::CliError;
 use super::report_args::{finish, ExportArgs, Progress};
 use super::run_args::RunArgs;
 use super::source_args::SourceArgs;
 use super::UsageError;
 use crate::check::shard::Shard;
-use crate::check::{run_check, shape, CheckError};
+use crate::check::{run_check, shape};
 use crate::duration::parse_seconds;
 use crate::output::terminal;
 use crate::report::Report;
@@ -119,87 +119,55 @@ fn read_moments(path: &Path) -> Result<Vec<crate::check::moment::StopMoment>, Us
 /// A sweep with more stop moments than this is a typo, not a plan.
 const MAX_MOMENTS: usize = 100_000;
 
-pub fn run(args: SweepArgs) -> anyhow::Result<i32> {
-    let source = match args.source.spec() {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
-    let mut plan = match args.run.plan(Vec::new(), None) {
-        Ok(p) => p,
-        Err(e) => return usage(e),
-    };
-    let spread = match args.spread() {
-        Ok(s) => s,
-        Err(e) => return usage(e),
-    };
-    let exports = match args.exports.manager() {
-        Ok(m) => m,
-        Err(e) => return usage(e),
-    };
-    let shape = match shape(&source) {
-        Ok(shape) => shape,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::INPUT);
-        }
-    };
+pub fn run(args: SweepArgs) -> Result<i32, CliError> {
+    let source = args.source.spec()?;
+    let mut plan = args.run.plan(Vec::new(), None)?;
+    let spread = args.spread()?;
+    let exports = args.exports.manager()?;
+    let shape = shape(&source).map_err(CliError::input)?;
     plan.moments = sweep::moments(&spread, &shape, plan.config.bucket_seconds);
     plan.shape = Some(shape);
     plan.shard = args.shard;
     if plan.moments.is_empty() {
-        return usage(UsageError(
-            "no stop moment falls inside the stream (it is empty, or shorter than the spread)"
-                .into(),
+        return Err(CliError::usage(
+            "no stop moment falls inside the stream (it is empty, or shorter than the spread)",
         ));
     }
     if plan.moments.len() > MAX_MOMENTS {
-        return usage(UsageError(format!(
+        return Err(CliError::usage(format!(
             "the spread gives {} stop moments (at most {MAX_MOMENTS}); use a larger step",
             plan.moments.len()
         )));
     }
     let mut progress = Progress::new(exports, "sweep", args.quiet);
-    let report = match run_check(&plan, &source, &mut progress) {
-        Ok(r) => r,
-        Err(CheckError::Input(e)) => {
-            progress.bar.finish_and_clear();
-            eprintln!("Error: {e}");
-            return Ok(crate::exit::INPUT);
-        }
-        Err(e @ (CheckError::Moment(_) | CheckError::EmptyShard { .. })) => {
-            progress.bar.finish_and_clear();
-            return usage(UsageError(e.to_string()));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = run_check(&plan, &source, &mut progress).map_err(|e| {
+        progress.bar.finish_and_clear();
+        CliError::from(e)
+    })?;
     if let Some(path) = &args.plot {
         let c = &plan.config;
-        if let Err(code) = write_plot(path, &report, c.flush_interval_s, c.bucket_seconds) {
+        write_plot(path, &report, c.flush_interval_s, c.bucket_seconds).inspect_err(|_| {
             progress.bar.finish_and_clear();
-            return Ok(code);
-        }
+        })?;
     }
-    Ok(finish_sweep(&report, progress, args.quiet))
+    finish_sweep(&report, progress, args.quiet)
 }
 
-/// Draws the plot of a sweep's report; on failure, says why and gives the exit code.
+/// Draws the plot of a sweep's report.
 pub fn write_plot(
     path: &Path,
     report: &Report,
     flush_interval_s: u64,
     bucket_s: i64,
-) -> Result<(), i32> {
+) -> Result<(), CliError> {
     let title = format!("lost samples by stop moment: {}", report.source.description);
     let plot = sweep::plot_of(report, &title, flush_interval_s, bucket_s);
-    plot::write(path, &plot).map_err(|e| {
-        eprintln!("Error: {e}");
-        crate::exit::OUTPUT
-    })
+    plot::write(path, &plot).map_err(CliError::output)
 }
 
 /// The sweep table (in place of the per-scenario table), the summary of each setting, and
 /// the details of what did not pass; then the exports and the exit code.
-pub fn finish_sweep(report: &Report, progress: Progress, quiet: bool) -> i32 {
+pub fn finish_sweep(report: &Report, progress: Progress, quiet: bool) -> Result<i32, CliError> {
     let exported = progress.exports.written_files();
     let body = (!quiet).then(|| {
         format!(
