@@ -191,3 +191,69 @@ fn one_scenario_is_one_scenario() {
         .code(0)
         .stdout(contains("1 scenario: 1 passed"));
 }
+
+#[test]
+fn dash_is_stdout_for_a_sweep_plot_and_for_serve_stats() {
+    let out = lastbucket()
+        .args(["sweep", "gen:duration=12", "--every", "5s", "--quiet"])
+        .args(["--plot", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.starts_with(b"<svg"), "the plot is stdout");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scenarios:"),
+        "the summary moves to stderr"
+    );
+    lastbucket()
+        .args(["sweep", "gen:duration=12", "--every", "5s", "--quiet"])
+        .args(["--plot", "-", "--export-json", "-"])
+        .assert()
+        .code(2)
+        .stderr(contains("--plot and --export-json both go to stdout"));
+    lastbucket()
+        .args([
+            "serve",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--stats-json",
+            "-",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--flushed-out and --stats-json both go to stdout"));
+
+    // `--stats-json -` alone on stdout: the final stats, one JSON document, after SIGTERM.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lastbucket"))
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("unixgram://{}", sock.display()))
+        .args(["--flush-incomplete-buckets", "on", "--stats-json", "-"])
+        .arg("--flushed-out")
+        .arg(dir.path().join("flushed.jsonl"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    while client.send_to(b"dash.stats:1|c", &sock).is_err() {
+        assert!(Instant::now() < deadline, "serve never bound its socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    // The datagram may still be in the socket at the stop (the stop does not read on).
+    assert_eq!(stats["running"], false, "{stats}");
+    assert!(stats["datagrams_read"].as_u64().unwrap() <= 1, "{stats}");
+    assert!(
+        stats["stage_counters"]["flush"]["flushes"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}

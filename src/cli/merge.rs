@@ -2,7 +2,7 @@
 
 use super::error::CliError;
 use super::report_args::{ExportArgs, Progress};
-use super::sweep::{finish_sweep, write_plot};
+use super::sweep::{finish_sweep, stdout_flags, write_plot};
 use crate::check::CheckObserver;
 use crate::duration::parse_seconds;
 use crate::report::Report;
@@ -16,7 +16,7 @@ pub struct MergeArgs {
     #[arg(value_name = "REPORT.json", required = true)]
     pub reports: Vec<PathBuf>,
 
-    /// Plot the merged sweep (SVG, or PNG when FILE ends in .png).
+    /// Plot the merged sweep (SVG, or PNG when FILE ends in .png; `-`: SVG to stdout).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
@@ -42,6 +42,7 @@ fn parse_interval(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: MergeArgs) -> Result<i32, CliError> {
+    super::stdout::one_on_stdout(&stdout_flags(&args.plot, &args.exports))?;
     let exports = args.exports.manager()?;
     let mut shards = Vec::new();
     for path in &args.reports {
@@ -59,6 +60,7 @@ pub fn run(args: MergeArgs) -> Result<i32, CliError> {
         write_plot(path, &report, args.flush_interval, 10)?;
     }
     let mut progress = Progress::new(exports, "merge", true);
+    progress.stdout_taken = !stdout_flags(&args.plot, &ExportArgs::default()).is_empty();
     progress.planned(report.scenarios.len());
     finish_sweep(&report, progress, args.quiet)
 }

@@ -19,6 +19,7 @@ pub mod run_args;
 pub mod serve;
 pub mod server_args;
 pub mod source_args;
+pub mod stdout;
 pub mod sweep;
 
 use clap::{Parser, Subcommand};

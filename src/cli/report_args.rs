@@ -9,7 +9,7 @@ use crate::report::Report;
 use clap::Args;
 
 /// `--export-*` flags, shared by `check` and `sweep`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct ExportArgs {
     /// Write the JSON report (schema_version 1) to FILE (`-` = stdout).
     #[arg(long, value_name = "FILE")]
@@ -39,6 +39,20 @@ impl ExportArgs {
         .collect();
         ExportManager::new(exports).map_err(|e| UsageError(e.to_string()))
     }
+
+    /// The export flags given `-` (stdout), for [`super::stdout::one_on_stdout`].
+    pub fn stdout_flags(&self) -> Vec<&'static str> {
+        [
+            ("--export-json", &self.export_json),
+            ("--export-csv", &self.export_csv),
+            ("--export-markdown", &self.export_markdown),
+            ("--export-junit", &self.export_junit),
+        ]
+        .into_iter()
+        .filter(|(_, t)| t.as_deref() == Some("-"))
+        .map(|(flag, _)| flag)
+        .collect()
+    }
 }
 
 /// Exports rewritten after each scenario and the progress bar.
@@ -47,6 +61,9 @@ pub struct Progress {
     pub bar: indicatif::ProgressBar,
     /// The first export error, reported at the end (the run goes on).
     pub error: Option<crate::export::ExportError>,
+    /// An output other than the exports (a sweep's `--plot -`) takes stdout: the terminal
+    /// report goes to stderr.
+    pub stdout_taken: bool,
 }
 
 impl Progress {
@@ -55,6 +72,7 @@ impl Progress {
             exports,
             bar: progress::bar(0, what, quiet),
             error: None,
+            stdout_taken: false,
         }
     }
 }
@@ -91,7 +109,7 @@ pub fn finish(
         Some(body) => format!("{body}\n{}", terminal::summary(report)),
         None => terminal::summary(report),
     };
-    if progress.exports.uses_stdout() {
+    if progress.stdout_taken || progress.exports.uses_stdout() {
         eprintln!("{text}");
     } else {
         crate::output::stdout::print(&format!("{text}\n"));

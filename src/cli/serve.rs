@@ -54,7 +54,8 @@ pub struct ServeArgs {
     pub flush_interval: Option<String>,
 
     /// Stage counters, datagrams read and kernel drops as JSON: rewritten while running, and
-    /// final after the stop.
+    /// final after the stop (`-`: the final stats only, to stdout; `--flushed-out` then needs
+    /// a file, stdout being its default).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
@@ -180,12 +181,16 @@ pub fn run(args: ServeArgs) -> Result<i32, CliError> {
     };
     let addresses = listen_addresses(&args)?;
     let forward_config = forward_config(&args)?;
-    let mut listeners = Vec::new();
-    for a in &addresses {
-        listeners.extend(
-            Listener::bind_readers(a, opts, usize::from(args.readers)).map_err(CliError::usage)?,
-        );
-    }
+    let stats_to_stdout = args
+        .stats_json
+        .as_ref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let on_stdout = [
+        (args.flushed_out == "-").then_some("--flushed-out"),
+        stats_to_stdout.then_some("--stats-json"),
+    ];
+    super::stdout::one_on_stdout(&on_stdout.into_iter().flatten().collect::<Vec<_>>())
+        .map_err(|e| CliError::usage(format!("{e} (stdout is --flushed-out's default)")))?;
     let flushed_out: Box<dyn Write> = if args.flushed_out == "-" {
         Box::new(io::stdout())
     } else {
@@ -199,7 +204,7 @@ pub fn run(args: ServeArgs) -> Result<i32, CliError> {
             }
         }
     };
-    if let Some(p) = &args.stats_json {
+    if let Some(p) = args.stats_json.as_ref().filter(|_| !stats_to_stdout) {
         // Fail before serving if the path is not writable.
         if let Err(e) = std::fs::File::create(p) {
             return Err(CliError::output(format!(
@@ -209,11 +214,18 @@ pub fn run(args: ServeArgs) -> Result<i32, CliError> {
         }
     }
     let (stop_tx, stop_rx) = runtime::bounded::<()>(1);
-    // Installed before the addresses are printed: whoever reads them may signal at once.
+    // Installed before binding: a client may signal as soon as a socket exists (a unix socket
+    // file appears at bind), and a stop before serving starts is still a clean stop.
     let _signals = on_stop_signals(move || {
         stop_tx.close();
     })
     .map_err(signals_error)?;
+    let mut listeners = Vec::new();
+    for a in &addresses {
+        listeners.extend(
+            Listener::bind_readers(a, opts, usize::from(args.readers)).map_err(CliError::usage)?,
+        );
+    }
     // Once per address: the readers of one address are listed together.
     let mut printed: Option<&Address> = None;
     for l in &listeners {

@@ -52,7 +52,7 @@ pub struct SweepArgs {
     pub shard: Option<Shard>,
 
     /// Plot lost samples against the stop moment, one line per setting: SVG, or PNG when
-    /// FILE ends in .png.
+    /// FILE ends in .png (`-`: SVG to stdout).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
@@ -123,6 +123,7 @@ pub fn run(args: SweepArgs) -> Result<i32, CliError> {
     let source = args.source.spec()?;
     let mut plan = args.run.plan(Vec::new(), None)?;
     let spread = args.spread()?;
+    super::stdout::one_on_stdout(&stdout_flags(&args.plot, &args.exports))?;
     let exports = args.exports.manager()?;
     let shape = shape(&source).map_err(CliError::input)?;
     plan.moments = sweep::moments(&spread, &shape, plan.config.bucket_seconds);
@@ -140,6 +141,7 @@ pub fn run(args: SweepArgs) -> Result<i32, CliError> {
         )));
     }
     let mut progress = Progress::new(exports, "sweep", args.quiet);
+    progress.stdout_taken = !stdout_flags(&args.plot, &ExportArgs::default()).is_empty();
     let report = run_check(&plan, &source, &mut progress).map_err(|e| {
         progress.bar.finish_and_clear();
         CliError::from(e)
@@ -151,6 +153,15 @@ pub fn run(args: SweepArgs) -> Result<i32, CliError> {
         })?;
     }
     finish_sweep(&report, progress, args.quiet)
+}
+
+/// The flags of a sweep or merge that send their output to stdout.
+pub fn stdout_flags(plot: &Option<PathBuf>, exports: &ExportArgs) -> Vec<&'static str> {
+    let plot = plot.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    plot.then_some("--plot")
+        .into_iter()
+        .chain(exports.stdout_flags())
+        .collect()
 }
 
 /// Draws the plot of a sweep's report.
@@ -168,7 +179,11 @@ pub fn write_plot(
 /// The sweep table (in place of the per-scenario table), the summary of each setting, and
 /// the details of what did not pass; then the exports and the exit code.
 pub fn finish_sweep(report: &Report, progress: Progress, quiet: bool) -> Result<i32, CliError> {
-    let exported = progress.exports.written_files();
+    // Hints point only to exports that were written: not to one whose write failed.
+    let failed = progress.error.as_ref().and_then(|e| e.path());
+    let exported: Vec<String> = (progress.exports.written_files().into_iter())
+        .filter(|f| Some(f.as_str()) != failed)
+        .collect();
     let body = (!quiet).then(|| {
         format!(
             "{}\n{}{}",

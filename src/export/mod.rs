@@ -81,6 +81,16 @@ pub enum ExportError {
     },
 }
 
+impl ExportError {
+    /// The file that could not be written, if the error is about one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            ExportError::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
 /// The exports asked for on the command line.
 #[derive(Debug, Default)]
 pub struct ExportManager {

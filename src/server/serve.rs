@@ -246,7 +246,8 @@ impl Feed for ServeFeed {
     /// The periodic stats: a failed write is a warning, not a reason to stop serving (the
     /// path was checked writable at start).
     fn tick<W: WorkerStage>(&mut self, pipeline: &Pipeline<W>) -> io::Result<()> {
-        if let Some(path) = &self.stats_json {
+        // On stdout (`-`) the stats are one document, the final one: none while running.
+        if let Some(path) = self.stats_json.as_ref().filter(|p| p.as_os_str() != "-") {
             if self.last_stats.elapsed() >= self.stats_every {
                 self.last_stats = Instant::now();
                 if let Err(e) = write_stats(path, &self.report(pipeline, true)) {
@@ -258,8 +259,13 @@ impl Feed for ServeFeed {
     }
 }
 
-/// Writes the stats as JSON, atomically (a reader never sees half a file).
+/// Writes the stats as JSON, atomically (a reader never sees half a file); `-` is stdout.
 pub fn write_stats(path: &Path, report: &ServeReport) -> io::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
+        json.push(b'\n');
+        return crate::output::stdout::write(&json);
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

@@ -77,7 +77,11 @@ pub fn write(path: &Path, plot: &Plot) -> Result<(), PlotError> {
             draw(&root, plot).map_err(|e| fail(e.to_string()))?;
             root.present().map_err(|e| fail(e.to_string()))?;
         }
-        std::fs::write(path, svg).map_err(|e| fail(e.to_string()))
+        if path.as_os_str() == "-" {
+            crate::output::stdout::write(svg.as_bytes()).map_err(|e| fail(e.to_string()))
+        } else {
+            std::fs::write(path, svg).map_err(|e| fail(e.to_string()))
+        }
     }
 }
 
