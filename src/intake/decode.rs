@@ -16,14 +16,15 @@
 //!   The bins themselves are in [`SketchPoint::bins`], merged by key.
 
 use super::body::{self, Encoding, MAX_BODY};
+use super::decode_error::protobuf_error;
+use super::decode_error::{DecodeError, Within};
 use super::json;
 use super::payload::{MetricPayload, MetricType, SketchPayload};
-use super::wire::{self, Msg};
+use super::wire::Msg;
 use crate::pipeline::agent_sketch;
 use crate::pipeline::flushed::{FlushedItem, Series, SeriesType, SketchPoint};
 use prost::Message;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The endpoints the intake decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,56 +81,6 @@ impl Endpoint {
     }
 }
 
-/// Which bytes an error's offset counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Within {
-    /// The body as posted.
-    Body,
-    /// The body after decompression (identical to the body without an encoding).
-    Decoded,
-}
-
-/// A payload that could not be decoded: where (endpoint, byte offset) and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
-pub struct DecodeError {
-    pub endpoint: String,
-    pub offset: u64,
-    pub within: Within,
-    pub message: String,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let within = match self.within {
-            Within::Body => "the body",
-            Within::Decoded => "the decompressed body",
-        };
-        write!(
-            f,
-            "{}: {} (at byte {} of {within})",
-            self.endpoint, self.message, self.offset
-        )
-    }
-}
-
-impl DecodeError {
-    /// A refusal for size (the body, or what it decompresses to, is over 64 MiB): the offset
-    /// of those errors is the limit itself.
-    pub fn is_over_limit(&self) -> bool {
-        self.offset == MAX_BODY && self.message.contains("limit of")
-    }
-
-    pub fn new(endpoint: &str, offset: u64, within: Within, message: impl Into<String>) -> Self {
-        DecodeError {
-            endpoint: endpoint.to_string(),
-            offset,
-            within,
-            message: message.into(),
-        }
-    }
-}
-
 /// Decodes one posted payload: the entry point of the intake and of fuzz targets. Never
 /// panics; every refusal says where.
 pub fn decode_payload(
@@ -175,30 +126,6 @@ pub fn decode_payload(
         }
         Endpoint::EventsBatch => json::events_protobuf(name, bytes),
         Endpoint::Validate => Ok(Vec::new()),
-    }
-}
-
-/// A protobuf decode error, located by the wire walk (offset 0 when the structure is sound
-/// and prost refused a value).
-pub(super) fn protobuf_error(
-    endpoint: &str,
-    bytes: &[u8],
-    msg: Msg,
-    e: prost::DecodeError,
-) -> DecodeError {
-    match wire::first_fault(bytes, 0, msg) {
-        Some((at, why)) => DecodeError::new(
-            endpoint,
-            at as u64,
-            Within::Decoded,
-            format!("invalid protobuf: {why}"),
-        ),
-        None => DecodeError::new(
-            endpoint,
-            0,
-            Within::Decoded,
-            format!("invalid protobuf: {e}"),
-        ),
     }
 }
 

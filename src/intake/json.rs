@@ -11,7 +11,7 @@
 //!   a JSON object without events is a payload of no items there, not an error.
 //! - `/api/v1/events_batch` from the Agent Data Plane: protobuf `EventsPayload`.
 
-use super::decode::{protobuf_error, DecodeError, Within};
+use super::decode_error::{protobuf_error, DecodeError, Within};
 use super::payload::EventsPayload;
 use super::wire::Msg;
 use crate::pipeline::flushed::{EventItem, FlushedItem, Series, SeriesType, ServiceCheckItem};

@@ -6,11 +6,13 @@
 
 pub mod body;
 pub mod decode;
+pub mod decode_error;
 pub mod encode;
 pub mod json;
 pub mod payload;
 pub mod server;
 pub mod wire;
 
-pub use decode::{decode_payload, DecodeError, Endpoint};
+pub use decode::{decode_payload, Endpoint};
+pub use decode_error::DecodeError;
 pub use server::{EndpointCounts, Intake, IntakeError, Received};

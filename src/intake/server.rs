@@ -7,7 +7,8 @@
 //! is 202 and counted as an unknown endpoint; `/api/v1/validate` answers `{"valid": true}`.
 
 use super::body::MAX_BODY;
-use super::decode::{decode_payload, DecodeError, Endpoint, Within};
+use super::decode::{decode_payload, Endpoint};
+use super::decode_error::{DecodeError, Within};
 use crate::pipeline::flushed::FlushedItem;
 use serde::Serialize;
 use std::collections::BTreeMap;

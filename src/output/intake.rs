@@ -42,7 +42,7 @@ pub fn summary(r: &Received) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::decode::{DecodeError, Within};
+    use crate::intake::decode_error::{DecodeError, Within};
     use crate::intake::EndpointCounts;
 
     #[test]
