@@ -257,3 +257,39 @@ fn dash_is_stdout_for_a_sweep_plot_and_for_serve_stats() {
             >= 1
     );
 }
+
+#[test]
+fn the_flag_and_the_drain_are_parsed_once_with_the_same_values_in_every_command() {
+    for cmd in ["check", "sweep", "serve"] {
+        lastbucket()
+            .args([cmd, "--batcher-drain", "sometimes"])
+            .assert()
+            .code(2)
+            .stderr(contains("[possible values: auto, never]"));
+    }
+    lastbucket()
+        .args(["serve", "--flush-incomplete-buckets", "both"])
+        .assert()
+        .code(2)
+        .stderr(contains("[possible values: on, off]"));
+    lastbucket()
+        .args(["check", "--flush-incomplete-buckets", "maybe"])
+        .assert()
+        .code(2)
+        .stderr(contains("[possible values: on, off, both]"));
+    // The drain reaches the report as given.
+    let out = lastbucket()
+        .args([
+            "check",
+            "gen:duration=2",
+            "--flush-incomplete-buckets",
+            "on",
+        ])
+        .args(["--batcher-drain", "never", "--export-json", "-", "--quiet"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let settings = &report["scenarios"][0]["settings"];
+    assert_eq!(settings["batcher_drain"], "never", "{report}");
+    assert_eq!(settings["flush_incomplete_buckets"], true);
+}

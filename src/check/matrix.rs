@@ -12,14 +12,13 @@ pub enum FlagChoice {
     Both,
 }
 
-impl std::str::FromStr for FlagChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "on" => Ok(FlagChoice::On),
-            "off" => Ok(FlagChoice::Off),
-            "both" => Ok(FlagChoice::Both),
-            o => Err(format!("invalid setting '{o}' (expected on, off or both)")),
+impl From<bool> for FlagChoice {
+    /// One setting (a config file's, or `serve`'s).
+    fn from(on: bool) -> Self {
+        if on {
+            FlagChoice::On
+        } else {
+            FlagChoice::Off
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod serve;
 pub mod server_args;
 pub mod source_args;
 pub mod stdout;
+pub mod stop_args;
 pub mod sweep;
 
 use clap::{Parser, Subcommand};

@@ -2,6 +2,7 @@
 //! become.
 
 use super::config_file::read_config_file;
+use super::stop_args;
 use super::UsageError;
 use crate::check::matrix::{self, Expectations, FlagChoice};
 use crate::check::moment::StopMoment;
@@ -16,13 +17,13 @@ use std::path::PathBuf;
 pub struct RunArgs {
     /// `dogstatsd_flush_incomplete_buckets` settings to run [default: both, or the setting of
     /// the --config file when it has that key].
-    #[arg(long, value_name = "on|off|both")]
+    #[arg(long, value_name = "on|off|both", value_parser = stop_args::flag_choice())]
     pub flush_incomplete_buckets: Option<FlagChoice>,
 
     /// auto: workers drain their queue on stop when the flag is on (current reference);
     /// never: the behaviour before that change.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "never"])]
-    pub batcher_drain: String,
+    #[arg(long, default_value = "auto", value_parser = stop_args::drain())]
+    pub batcher_drain: BatcherDrain,
 
     /// Run the three-way matrix: off, on with the old (never) drain, on.
     #[arg(long, conflicts_with_all = ["flush_incomplete_buckets", "batcher_drain"])]
@@ -149,13 +150,11 @@ impl RunArgs {
         moments: Vec<StopMoment>,
         flushed_out: Option<std::path::PathBuf>,
     ) -> Result<CheckPlan, UsageError> {
-        let drain: BatcherDrain = self.batcher_drain.parse().map_err(UsageError)?;
+        let drain = self.batcher_drain;
         let (config, file_flag) = self.pipeline_config()?;
-        let flag = self.flush_incomplete_buckets.unwrap_or(match file_flag {
-            Some(true) => FlagChoice::On,
-            Some(false) => FlagChoice::Off,
-            None => FlagChoice::Both,
-        });
+        let flag = (self.flush_incomplete_buckets)
+            .or(file_flag.map(FlagChoice::from))
+            .unwrap_or(FlagChoice::Both);
         Ok(CheckPlan {
             config,
             listener: if self.listener == "unix" {

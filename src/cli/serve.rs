@@ -3,6 +3,7 @@
 use super::agent_env;
 use super::config_file::read_config_file;
 use super::error::{serve_error, signals_error, CliError};
+use super::stop_args;
 use super::UsageError;
 use crate::duration::parse_seconds;
 use crate::net::drops::DropScope;
@@ -29,8 +30,8 @@ pub struct ServeArgs {
 
     /// `dogstatsd_flush_incomplete_buckets`: flush the open bucket on stop (the agent's default
     /// is off). Without it: DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS=true|false, else off.
-    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
-    pub flush_incomplete_buckets: Option<String>,
+    #[arg(long, value_name = "on|off", value_parser = stop_args::on_off())]
+    pub flush_incomplete_buckets: Option<bool>,
 
     /// Also post every flush to a Datadog intake at URL (http://127.0.0.1:PORT, loopback only),
     /// in the agent's format: v2 series and sketches as zstd protobuf, events and service checks
@@ -41,8 +42,8 @@ pub struct ServeArgs {
 
     /// auto: workers drain their queue on stop when the flag is on (current reference);
     /// never: the behaviour before that change.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "never"])]
-    pub batcher_drain: String,
+    #[arg(long, default_value = "auto", value_parser = stop_args::drain())]
+    pub batcher_drain: BatcherDrain,
 
     /// Where the flushed items go, as JSON lines, as soon as they are flushed (`-`: stdout).
     /// When its reader goes away (`serve … | head`), the server stops as on SIGTERM and exits 0.
@@ -117,18 +118,15 @@ impl ServeArgs {
     /// The flag, as the agent resolves it: the command line, then the `DD_` variable (which
     /// overrides the agent's file), then the `--config` file, then off.
     fn settings(&self, file_flag: Option<bool>) -> Result<StopSettings, UsageError> {
-        let flag = match &self.flush_incomplete_buckets {
-            Some(v) => v == "on",
+        let flag = match self.flush_incomplete_buckets {
+            Some(on) => on,
             None => agent_env::flush_incomplete_buckets(env_var)?
                 .or(file_flag)
                 .unwrap_or(false),
         };
         Ok(StopSettings {
             flush_incomplete_buckets: flag,
-            batcher_drain: self
-                .batcher_drain
-                .parse::<BatcherDrain>()
-                .map_err(UsageError)?,
+            batcher_drain: self.batcher_drain,
         })
     }
 }
