@@ -22,7 +22,8 @@ use std::time::Instant;
 pub const RECV_VLEN: usize = 32;
 /// A batch is handed on once it holds this many datagrams...
 pub const BATCH_DATAGRAMS: usize = 256;
-/// ...or this many bytes (or as soon as the socket is empty: a batch never waits for more).
+/// ...or this many bytes, or when the socket is empty and the batch is a millisecond old (see
+/// the reader, `datagram_thread`).
 pub const BATCH_BYTES: usize = 64 << 10;
 
 /// One datagram (or stream message) as read, borrowed from its batch.
