@@ -374,7 +374,7 @@ fn display_round_trips_and_describes() {
     assert_eq!(spec("gen:"), GeneratorConfig::default());
     assert_eq!(
         c.describe(),
-        "gen:seed=7,contexts=1000 — 3535 packets at 100/s over 35.35 s, 1000 contexts"
+        "gen:seed=7,contexts=1000 — 3535 datagrams at 100/s over 35.35 s, 1000 contexts"
     );
 }
 

@@ -11,7 +11,7 @@ use std::str::FromStr;
 /// A stop moment as the user wrote it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StopMoment {
-    /// After the last packet.
+    /// After the last datagram.
     End,
     /// After the Nth packet.
     Packets(u64),
@@ -136,7 +136,7 @@ pub fn check_inside(
                 input: stop.spec.clone(),
                 why: format!(
                     "it falls {:.3} s into the stream, which ends at {:.3} s (use end to stop \
-                     after the last packet)",
+                     after the last datagram)",
                     s(at),
                     s(shape.last_ns)
                 ),

@@ -38,7 +38,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub last_bucket: bool,
 
-    /// Stop after every N packets, then at the end.
+    /// Stop after every N datagrams, then at the end.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub packets_every: Option<u64>,
 

@@ -18,7 +18,7 @@ impl Exporter for MarkdownExporter {
         let _ = writeln!(o, "## lastbucket check\n");
         let _ = writeln!(
             o,
-            "Source: {} `{}` — {} packets, {} lines, {} samples\n",
+            "Source: {} `{}` — {} datagrams, {} lines, {} samples\n",
             src.kind,
             cell(&src.description),
             src.packets,

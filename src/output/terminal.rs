@@ -41,7 +41,7 @@ pub fn render(report: &Report) -> String {
     let src = &report.source;
     let _ = writeln!(
         o,
-        "{} {} ({}): {} packets, {} lines, {} samples",
+        "{} {} ({}): {} datagrams, {} lines, {} samples",
         "Source".bold(),
         src.description,
         src.kind,

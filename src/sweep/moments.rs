@@ -1,5 +1,5 @@
 //! The stop moments of a sweep: every Δ, N seeded random moments, K phases of every bucket (or
-//! of the last one), every N packets, or a list from a file. Every moment is one that
+//! of the last one), every N datagrams, or a list from a file. Every moment is one that
 //! `check --stop` accepts, so each scenario of a sweep can be re-run on its own.
 
 use crate::check::moment::{Phase, StopMoment, StreamShape};
@@ -14,7 +14,7 @@ pub enum Spread {
     Random(u32),
     /// K evenly spaced phases of every bucket the stream spans, or of the last one only.
     Phases { k: u32, last_bucket: bool },
-    /// After every N packets, then `end`.
+    /// After every N datagrams, then `end`.
     PacketsEvery(u64),
     /// The moments of a `--moments FILE`.
     List(Vec<StopMoment>),

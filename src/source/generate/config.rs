@@ -465,17 +465,17 @@ impl GeneratorConfig {
     }
 
     /// A one-line summary for reports, e.g.
-    /// `gen:seed=7 — 3535 packets at 100/s over 35.35 s, 200 contexts`.
+    /// `gen:seed=7 — 3535 datagrams at 100/s over 35.35 s, 200 contexts`.
     pub fn describe(&self) -> String {
         let shape = match self.length {
             StreamLength::Samples(n) => {
-                format!("packets at {}/s until {n} samples", self.packet_rate)
+                format!("datagrams at {}/s until {n} samples", self.packet_rate)
             }
             _ => {
                 let n = self.max_packets();
                 let covered = n as u128 * NANOS_PER_SEC as u128 / self.packet_rate as u128;
                 format!(
-                    "{n} packets at {}/s over {} s",
+                    "{n} datagrams at {}/s over {} s",
                     self.packet_rate,
                     format_seconds(covered as u64)
                 )
@@ -595,7 +595,7 @@ mod tests {
     fn describe_default() {
         assert_eq!(
             GeneratorConfig::default().describe(),
-            "gen:default — 3535 packets at 100/s over 35.35 s, 200 contexts"
+            "gen:default — 3535 datagrams at 100/s over 35.35 s, 200 contexts"
         );
     }
 }
