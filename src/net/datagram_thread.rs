@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// keeps the instant it was read.
 const HAND_ON_AFTER: Duration = Duration::from_millis(1);
 
+/// How long the reader lets the socket fill when it is empty and a batch is open.
+const SOCKET_FILL: Duration = Duration::from_micros(250);
+
 /// An eventfd that, once rung, stays readable: a `poll` that starts after the ring returns at
 /// once, so a ring is never missed.
 struct StopBell(OwnedFd);
@@ -47,9 +50,9 @@ impl StopBell {
     }
 }
 
-/// Waits until `sock` is readable, the bell rang, or `timeout` passed (`None`: no limit;
-/// interrupted waits just return: the caller looks again).
-fn wait(sock: RawFd, bell: &StopBell, timeout: Option<Duration>) {
+/// Waits until `sock` is readable or the bell rang (interrupted waits just return: the caller
+/// looks again).
+fn wait(sock: RawFd, bell: &StopBell) {
     let mut fds = [
         libc::pollfd {
             fd: sock,
@@ -62,9 +65,8 @@ fn wait(sock: RawFd, bell: &StopBell, timeout: Option<Duration>) {
             revents: 0,
         },
     ];
-    let ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
     // SAFETY: `fds` is a valid array of 2 pollfds for the duration of the call.
-    unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
 }
 
 /// Where the reader hands its batches.
@@ -191,7 +193,11 @@ fn read_loop(sock: &DatagramSocket, reader: &mut MmsgReader, at: Loop<'_>) {
                         return;
                     }
                 }
-                left => wait(fd, bell, left),
+                // A batch is open: let the socket fill a little rather than wake for every
+                // datagram (a quarter of a millisecond is 40 datagrams at 150k/s, well within
+                // even the default socket buffer).
+                Some(left) => std::thread::sleep(left.min(SOCKET_FILL)),
+                None => wait(fd, bell),
             },
             Err(_) => {
                 stats.read_error();
