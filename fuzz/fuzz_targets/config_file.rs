@@ -2,7 +2,7 @@
 //! names). Never a panic; what it accepts written back as JSON reads back equal.
 #![no_main]
 
-use lastbucket::cli::config_file::parse_config_text;
+use lastbucket::pipeline::config::file::parse_config_text;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

@@ -1,12 +1,9 @@
 //! The command line: what the user typed ("low" arguments, validated without I/O) turned into
 //! the real objects each command needs ("high" arguments), one file per command.
 
-pub mod agent_env;
 pub mod check;
 pub mod completions;
-pub mod config_file;
-pub mod config_keys;
-pub mod config_yaml;
+pub mod config_arg;
 pub mod error;
 pub mod generate;
 pub mod inspect;

@@ -1,7 +1,7 @@
 //! The settings matrix and pipeline settings shared by `check` and `sweep`, and the plan they
 //! become.
 
-use super::config_file::read_config_file;
+use super::config_arg::read_config_file;
 use super::stop_args;
 use super::UsageError;
 use crate::check::matrix::{self, Expectations, FlagChoice};
@@ -179,5 +179,3 @@ impl RunArgs {
         })
     }
 }
-
-pub use super::config_file::load_config;

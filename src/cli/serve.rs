@@ -1,7 +1,6 @@
 //! `lastbucket serve`: the embedded pipeline as a standalone DogStatsD server.
 
-use super::agent_env;
-use super::config_file::read_config_file;
+use super::config_arg::read_config_file;
 use super::error::{serve_error, signals_error, CliError};
 use super::stop_args;
 use super::UsageError;
@@ -11,6 +10,7 @@ use crate::net::signals::on_stop_signals;
 use crate::net::{Address, ListenOptions, Listener};
 use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
 use crate::runtime;
+use crate::server::agent_env;
 use crate::server::forward::{self, ForwardConfig, Forwarder};
 use crate::server::serve::{self, ServeOptions, ServeReport};
 use clap::Args;
@@ -120,7 +120,8 @@ impl ServeArgs {
     fn settings(&self, file_flag: Option<bool>) -> Result<StopSettings, UsageError> {
         let flag = match self.flush_incomplete_buckets {
             Some(on) => on,
-            None => agent_env::flush_incomplete_buckets(env_var)?
+            None => agent_env::flush_incomplete_buckets(env_var)
+                .map_err(|e| UsageError(e.to_string()))?
                 .or(file_flag)
                 .unwrap_or(false),
         };
@@ -141,7 +142,7 @@ fn listen_addresses(args: &ServeArgs) -> Result<Vec<Address>, UsageError> {
     if !args.listen.is_empty() {
         return Ok(args.listen.clone());
     }
-    let from_env = agent_env::listen_addresses(env_var)?;
+    let from_env = agent_env::listen_addresses(env_var).map_err(|e| UsageError(e.to_string()))?;
     if from_env.is_empty() {
         return Err(UsageError(
             "no address to listen on: give --listen ADDR, or set DD_DOGSTATSD_PORT, \

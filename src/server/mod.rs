@@ -5,6 +5,7 @@
 //! listeners first; the pipeline task then hands on what they read, and only then does the
 //! pipeline run its stop sequence. The async runtime is named only in [`crate::runtime`].
 
+pub mod agent_env;
 pub mod feed;
 pub mod forward;
 pub mod serve;

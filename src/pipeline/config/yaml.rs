@@ -10,6 +10,17 @@
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 
+/// A YAML settings file whose top level is not a mapping of named settings.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    #[error("YAML: {0}")]
+    Syntax(serde_norway::Error),
+    #[error("expected a mapping of settings at the top level, got {got}")]
+    NotAMapping { got: &'static str },
+    #[error("a top-level key is not a name: {kind} {text}")]
+    KeyNotAName { kind: &'static str, text: String },
+}
+
 /// Keys whose value is a boolean: in them, YAML 1.1's `yes`/`no`/`on`/`off` (which the
 /// agent's YAML reader takes as booleans, and `serde_norway`, a YAML 1.2 reader, as strings)
 /// are read as booleans, so an agent file means the same here as in the agent.
@@ -22,28 +33,22 @@ const BOOL_KEYS: &[&str] = &[
 
 /// The top-level keys of a YAML settings file and their values, in file order. An empty file
 /// (or one of comments only, as the agent's template is) has none.
-pub fn top_level_entries(text: &str) -> Result<Vec<(String, Json)>, String> {
-    let doc: Yaml = serde_norway::from_str(text).map_err(|e| format!("YAML: {e}"))?;
+pub fn top_level_entries(text: &str) -> Result<Vec<(String, Json)>, YamlError> {
+    let doc: Yaml = serde_norway::from_str(text).map_err(YamlError::Syntax)?;
     let map = match doc {
         Yaml::Null => return Ok(Vec::new()),
         Yaml::Mapping(m) => m,
-        other => {
-            return Err(format!(
-                "expected a mapping of settings at the top level, got {}",
-                kind(&other)
-            ))
-        }
+        other => return Err(YamlError::NotAMapping { got: kind(&other) }),
     };
     map.into_iter()
         .map(|(k, v)| {
             let key = match k {
                 Yaml::String(s) => s,
                 other => {
-                    return Err(format!(
-                        "a top-level key is not a name: {} {}",
-                        kind(&other),
-                        scalar_text(&other)
-                    ))
+                    return Err(YamlError::KeyNotAName {
+                        kind: kind(&other),
+                        text: scalar_text(&other),
+                    })
                 }
             };
             let mut value = to_json(v);
@@ -150,11 +155,13 @@ mod tests {
     fn not_a_mapping_and_bad_syntax_are_errors() {
         assert!(top_level_entries("- a\n- b\n")
             .unwrap_err()
+            .to_string()
             .contains("a list"));
-        let e = top_level_entries("a: [1, 2\n").unwrap_err();
+        let e = top_level_entries("a: [1, 2\n").unwrap_err().to_string();
         assert!(e.contains("line"), "{e}");
         assert!(top_level_entries("? [1]\n: x\n")
             .unwrap_err()
+            .to_string()
             .contains("not a name"));
     }
 }

@@ -2,6 +2,13 @@
 //!
 //! Every size of the reference is configurable so that a user can mirror their agent's
 //! `datadog.yaml`; a config file may use the agent's own key names (`dogstatsd_queue_size`, …).
+//! Reading such a file is [`file`]; which keys it may carry, [`agent_keys`]; the agent's YAML,
+//! [`yaml`]; its Go duration values, [`go_duration`].
+
+pub mod agent_keys;
+pub mod file;
+pub mod go_duration;
+pub mod yaml;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

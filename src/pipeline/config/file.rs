@@ -1,6 +1,9 @@
-//! The pipeline settings file (`--config`): TOML, JSON or YAML, with lastbucket's key names or
-//! the agent's own (`dogstatsd_queue_size`, …), so a user can point it at their `datadog.yaml`
-//! or `dogstatsd.yaml` as it is.
+//! Reading a pipeline settings file (`--config`): TOML, JSON or YAML, with lastbucket's key
+//! names or the agent's own (`dogstatsd_queue_size`, …), so a user can point it at their
+//! `datadog.yaml` or `dogstatsd.yaml` as it is. This file picks the syntax and sorts the keys;
+//! the key table is [`super::agent_keys`], the YAML reader [`super::yaml`], the agent's duration
+//! values [`super::go_duration`]. It prints nothing and knows no flag: it returns what the file
+//! says, or a [`ConfigFileError`] that names the file and the key.
 //!
 //! Two agent keys do not map one to one onto a field and are taken out before the rest is
 //! read: `dogstatsd_packet_buffer_flush_timeout`, a Go duration in the agent (`"100ms"`; a
@@ -14,12 +17,15 @@
 //! such as `dogstatsd_mapper_profiles`): those are ignored and named in a note on stderr; only
 //! an unknown `dogstatsd_*` key (most likely a typo of one that matters) is refused. Every
 //! refusal names the key, the closest accepted key, and the list of accepted keys
-//! ([`super::config_keys`]).
+//! ([`super::agent_keys`]).
 
-use super::config_keys::{self, KeyKind, FLAG_KEY, FLUSH_TIMEOUT_KEY};
-use super::UsageError;
-use crate::pipeline::PipelineConfig;
-use std::path::Path;
+use super::agent_keys::{self, KeyKind, FLAG_KEY, FLUSH_TIMEOUT_KEY};
+use super::go_duration::{go_duration_ms, GoDurationError};
+use super::yaml::{self, YamlError};
+use super::PipelineConfig;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// What a settings file says.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +37,63 @@ pub struct ConfigFile {
     pub applied: Vec<String>,
     /// The keys of a YAML file that lastbucket does not model and ignored, in file order.
     pub ignored: Vec<String>,
+}
+
+/// A settings file that could not be read, or that says something the pipeline cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
+    #[error("invalid pipeline config {}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: Invalid },
+}
+
+/// What is wrong in a settings file that was read.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    #[error("JSON: {0}")]
+    Json(serde_json::Error),
+    #[error("TOML: {0}")]
+    Toml(toml::de::Error),
+    /// A TOML table serde_json cannot hold.
+    #[error("{0}")]
+    TomlValue(serde_json::Error),
+    #[error("{0}")]
+    Yaml(YamlError),
+    #[error("expected a table of settings")]
+    NotATable,
+    /// `unknown key "x" (did you mean "y"?); accepted keys: …`.
+    #[error("{}", unknown_key_message(.0))]
+    UnknownKey(String),
+    #[error("{}: {}", FLUSH_TIMEOUT_KEY, .0)]
+    FlushTimeout(GoDurationError),
+    #[error("{key}: expected true or false, got {got}")]
+    NotABool {
+        key: &'static str,
+        got: serde_json::Value,
+    },
+    /// A value of the wrong type, with the key that held it when serde's message does not say.
+    #[error("{0}")]
+    Value(BadValue),
+}
+
+/// serde's message for a value of the wrong type, and the key that held it.
+#[derive(Debug)]
+pub struct BadValue {
+    pub key: Option<String>,
+    pub error: serde_json::Error,
+}
+
+/// The key first, unless serde's message already names it.
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(k) if !self.error.to_string().contains(k.as_str()) => {
+                write!(f, "{k}: {}", self.error)
+            }
+            _ => write!(f, "{}", self.error),
+        }
+    }
 }
 
 /// The syntax of a settings file.
@@ -73,77 +136,62 @@ impl ConfigFormat {
     }
 }
 
-/// Reads a settings file and, when it ignored keys, says which on stderr (with the keys it
-/// applied), so a `datadog.yaml` that sets none of the keys that matter is not mistaken for
-/// one that did.
-pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
-    let file = parse_config_file(path)?;
-    if !file.ignored.is_empty() {
-        let applied = if file.applied.is_empty() {
-            "no keys lastbucket models".to_string()
-        } else {
-            file.applied.join(", ")
-        };
-        eprintln!(
-            "note: {}: applied {applied}; ignored {} key(s) lastbucket does not model: {}",
-            path.display(),
-            file.ignored.len(),
-            file.ignored.join(", ")
-        );
-    }
-    Ok(file)
-}
-
 /// Reads a settings file, TOML, JSON or YAML ([`ConfigFormat::detect`]), without printing.
-pub fn parse_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
-    let text = crate::settings_file::read_settings_text(path)
-        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+pub fn parse_config_file(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+    let text =
+        crate::settings_file::read_settings_text(path).map_err(|error| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
     parse_config_text(path, &text)
 }
 
 /// [`parse_config_file`] on text already read; `path` names the file in errors (and its
 /// extension picks the syntax). Pure, so the fuzz target reaches the reader without a file.
-pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageError> {
-    let invalid =
-        |e: String| UsageError(format!("invalid pipeline config {}: {e}", path.display()));
+pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
+    parse_entries(path, text).map_err(|problem| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+fn parse_entries(path: &Path, text: &str) -> Result<ConfigFile, Invalid> {
     let format = ConfigFormat::detect(path, text);
     let entries = match format {
         ConfigFormat::Json => {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| invalid(format!("JSON: {e}")))?;
+            let value: serde_json::Value = serde_json::from_str(text).map_err(Invalid::Json)?;
             match value {
                 serde_json::Value::Object(map) => map.into_iter().collect(),
-                _ => return Err(invalid("expected a table of settings".into())),
+                _ => return Err(Invalid::NotATable),
             }
         }
         ConfigFormat::Toml => {
-            let table: toml::Table =
-                toml::from_str(text).map_err(|e| invalid(format!("TOML: {e}")))?;
-            let value = serde_json::to_value(table).map_err(|e| invalid(e.to_string()))?;
+            let table: toml::Table = toml::from_str(text).map_err(Invalid::Toml)?;
+            let value = serde_json::to_value(table).map_err(Invalid::TomlValue)?;
             match value {
                 serde_json::Value::Object(map) => map.into_iter().collect(),
-                _ => return Err(invalid("expected a table of settings".into())),
+                _ => return Err(Invalid::NotATable),
             }
         }
-        ConfigFormat::Yaml => super::config_yaml::top_level_entries(text).map_err(invalid)?,
+        ConfigFormat::Yaml => yaml::top_level_entries(text).map_err(Invalid::Yaml)?,
     };
     let agent_file = format == ConfigFormat::Yaml;
     let mut map = serde_json::Map::new();
     let mut applied = Vec::new();
     let mut ignored = Vec::new();
     for (key, value) in entries {
-        match config_keys::classify(&key, agent_file) {
+        match agent_keys::classify(&key, agent_file) {
             KeyKind::Accepted => {
                 applied.push(key.clone());
                 map.insert(key, value);
             }
             KeyKind::Ignored => ignored.push(key),
-            KeyKind::Unknown => return Err(invalid(unknown_key_message(&key))),
+            KeyKind::Unknown => return Err(Invalid::UnknownKey(key)),
         }
     }
     let timeout_ms = map
         .remove(FLUSH_TIMEOUT_KEY)
-        .map(|v| go_duration_ms(&v).map_err(|e| invalid(format!("{FLUSH_TIMEOUT_KEY}: {e}"))))
+        .map(|v| go_duration_ms(&v).map_err(Invalid::FlushTimeout))
         .transpose()?;
     let mut flush_incomplete_buckets = None;
     for name in [FLAG_KEY, "flush_incomplete_buckets"] {
@@ -151,15 +199,20 @@ pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageErr
             None => {}
             Some(serde_json::Value::Bool(b)) => flush_incomplete_buckets = Some(b),
             Some(other) => {
-                return Err(invalid(format!(
-                    "{name}: expected true or false, got {other}"
-                )))
+                return Err(Invalid::NotABool {
+                    key: name,
+                    got: other,
+                })
             }
         }
     }
     let value = serde_json::Value::Object(map);
-    let mut pipeline: PipelineConfig =
-        serde_json::from_value(value.clone()).map_err(|e| invalid(name_the_key(&value, e)))?;
+    let mut pipeline: PipelineConfig = serde_json::from_value(value.clone()).map_err(|error| {
+        Invalid::Value(BadValue {
+            key: bad_key(&value),
+            error,
+        })
+    })?;
     if let Some(ms) = timeout_ms {
         pipeline.packet_buffer_flush_timeout_ms = ms;
     }
@@ -173,79 +226,33 @@ pub fn parse_config_text(path: &Path, text: &str) -> Result<ConfigFile, UsageErr
 
 /// `unknown key "x" (did you mean "y"?); accepted keys: …`.
 fn unknown_key_message(key: &str) -> String {
-    let hint = config_keys::closest(key)
+    let hint = agent_keys::closest(key)
         .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default();
     format!(
         "unknown key {key:?}{hint}; accepted keys: {}",
-        config_keys::accepted_list()
+        agent_keys::accepted_list()
     )
 }
 
 /// serde's message for a value of the wrong type (`invalid value: integer `…`, expected
-/// i64`) does not say which key held it: find the key by reading each alone, and put it first.
-fn name_the_key(value: &serde_json::Value, e: serde_json::Error) -> String {
-    let bad_key = value.as_object().and_then(|map| {
+/// i64`) does not say which key held it: find the key by reading each alone.
+fn bad_key(value: &serde_json::Value) -> Option<String> {
+    value.as_object().and_then(|map| {
         map.iter().find_map(|(k, v)| {
             let alone = serde_json::Value::Object([(k.clone(), v.clone())].into_iter().collect());
             serde_json::from_value::<PipelineConfig>(alone)
                 .is_err()
-                .then_some(k)
+                .then(|| k.clone())
         })
-    });
-    match bad_key {
-        Some(k) if !e.to_string().contains(k.as_str()) => format!("{k}: {e}"),
-        _ => e.to_string(),
-    }
-}
-
-/// The pipeline settings of a file (for commands without a settings matrix).
-pub fn load_config(path: &Path) -> Result<PipelineConfig, UsageError> {
-    read_config_file(path).map(|c| c.pipeline)
-}
-
-/// A Go duration (`"100ms"`, `"1.5s"`, `"1m30s"`) or an integer of nanoseconds, in whole
-/// milliseconds (the resolution of the pipeline's timers).
-fn go_duration_ms(v: &serde_json::Value) -> Result<u64, String> {
-    let ns: f64 = match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| format!("{n} is not a whole number of nanoseconds"))?
-            as f64,
-        // Go's grammar: a string needs its unit ("100" is not a duration).
-        serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
-            return Err(format!("{s:?} has no unit (expected e.g. \"100ms\")"))
-        }
-        serde_json::Value::String(s) => crate::duration::parse_ns(s)? as f64,
-        other => return Err(format!("expected a duration like \"100ms\", got {other}")),
-    };
-    let ms = ns / 1e6;
-    if ms.fract() != 0.0 || ms < 1.0 {
-        return Err(format!(
-            "{v} is not a whole number of milliseconds (the pipeline's timer resolution)"
-        ));
-    }
-    Ok(ms as u64)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration_ms(&json!("100ms")), Ok(100));
-        assert_eq!(go_duration_ms(&json!("1.5s")), Ok(1500));
-        assert_eq!(go_duration_ms(&json!("1m30s")), Ok(90_000));
-        assert_eq!(go_duration_ms(&json!(200_000_000)), Ok(200));
-        assert!(go_duration_ms(&json!("100")).is_err());
-        assert!(go_duration_ms(&json!("10us")).is_err());
-        assert!(go_duration_ms(&json!("fast")).is_err());
-        assert!(go_duration_ms(&json!(true)).is_err());
-    }
-
-    fn read(name: &str, text: &str) -> Result<ConfigFile, UsageError> {
+    fn read(name: &str, text: &str) -> Result<ConfigFile, ConfigFileError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();

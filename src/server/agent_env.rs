@@ -11,20 +11,35 @@
 //!
 //! `DD_DOGSTATSD_NON_LOCAL_TRAFFIC` is not honoured: lastbucket serves on the address it is
 //! given, and the harness binds loopback.
+//!
+//! It lives with the server, not the command line: these are what a server reads the way the
+//! agent does, and no clap flag parses them (the variables come in through a lookup function,
+//! so tests pass their own environment).
 
-use super::UsageError;
-use crate::net::Address;
+use crate::net::{Address, AddressError};
+
+/// A `DD_` variable whose value the agent would not accept either.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentEnvError {
+    #[error("invalid DD_DOGSTATSD_PORT {0:?}: expected a port from 0 to 65535")]
+    Port(String),
+    #[error("from DD_BIND_HOST/DD_DOGSTATSD_PORT: {0}")]
+    Address(AddressError),
+    #[error("invalid DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS {0:?}: expected true or false")]
+    Flag(String),
+}
 
 /// The listen addresses the variables ask for (empty when none is set).
-pub fn listen_addresses(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Address>, UsageError> {
+pub fn listen_addresses(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Address>, AgentEnvError> {
     let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     let mut out = Vec::new();
     if let Some(port) = set("DD_DOGSTATSD_PORT") {
-        let port: u16 = port.trim().parse().map_err(|_| {
-            UsageError(format!(
-                "invalid DD_DOGSTATSD_PORT {port:?}: expected a port from 0 to 65535"
-            ))
-        })?;
+        let port: u16 = port
+            .trim()
+            .parse()
+            .map_err(|_| AgentEnvError::Port(port.clone()))?;
         if port != 0 {
             let host = set("DD_BIND_HOST").unwrap_or_else(|| "localhost".into());
             let host = host.trim();
@@ -33,10 +48,7 @@ pub fn listen_addresses(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Addr
             } else {
                 format!("udp://{host}:{port}")
             };
-            out.push(
-                spec.parse::<Address>()
-                    .map_err(|e| UsageError(format!("from DD_BIND_HOST/DD_DOGSTATSD_PORT: {e}")))?,
-            );
+            out.push(spec.parse::<Address>().map_err(AgentEnvError::Address)?);
         }
     }
     if let Some(path) = set("DD_DOGSTATSD_SOCKET") {
@@ -51,7 +63,7 @@ pub fn listen_addresses(var: impl Fn(&str) -> Option<String>) -> Result<Vec<Addr
 /// `DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS`, when set.
 pub fn flush_incomplete_buckets(
     var: impl Fn(&str) -> Option<String>,
-) -> Result<Option<bool>, UsageError> {
+) -> Result<Option<bool>, AgentEnvError> {
     let Some(v) = var("DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS").filter(|v| !v.trim().is_empty())
     else {
         return Ok(None);
@@ -59,9 +71,7 @@ pub fn flush_incomplete_buckets(
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "on" | "yes" => Ok(Some(true)),
         "false" | "0" | "off" | "no" => Ok(Some(false)),
-        _ => Err(UsageError(format!(
-            "invalid DD_DOGSTATSD_FLUSH_INCOMPLETE_BUCKETS {v:?}: expected true or false"
-        ))),
+        _ => Err(AgentEnvError::Flag(v)),
     }
 }
 
