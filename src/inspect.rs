@@ -1,12 +1,12 @@
 //! `inspect`: what a source holds — datagrams, lines, per-type counts, contexts, time span,
-//! rejected lines with reasons, largest datagram. The JSON shape is fixed by cli.md.
+//! rejected lines with reasons, largest datagram. The JSON shape is fixed by cli.md; the text
+//! and the JSON the user sees are [`crate::output::inspect`].
 
 use crate::pipeline::sample::Context;
 use crate::protocol::{self, Line, MetricType};
 use crate::source::{Stream, StreamError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rejection {
@@ -91,37 +91,4 @@ pub fn inspect(stream: Stream<'_>, buffer_size: usize) -> Result<Inspection, Str
     r.contexts = contexts.len() as u64;
     r.rejections = rejections.into_values().collect();
     Ok(r)
-}
-
-/// The terminal rendering.
-pub fn render(r: &Inspection, source: &str) -> String {
-    let mut s = String::new();
-    let span = r.last_ts_ns.saturating_sub(r.first_ts_ns) as f64 / 1e9;
-    let _ = writeln!(s, "source          {source}");
-    let _ = writeln!(s, "datagrams       {}", r.datagrams);
-    let _ = writeln!(
-        s,
-        "bytes           {} (largest datagram {} bytes, {} over the read buffer)",
-        r.bytes, r.largest_datagram, r.oversize_datagrams
-    );
-    let _ = writeln!(s, "time span       {span:.3} s");
-    let _ = writeln!(s, "lines           {} ({} rejected)", r.lines, r.rejected);
-    let by_type: Vec<String> = r
-        .metrics_by_type
-        .iter()
-        .map(|(t, n)| format!("{t}={n}"))
-        .collect();
-    let _ = writeln!(s, "metric lines    {}", by_type.join(" "));
-    let _ = writeln!(s, "samples         {}", r.samples);
-    let _ = writeln!(s, "events          {}", r.events);
-    let _ = writeln!(s, "service checks  {}", r.service_checks);
-    let _ = writeln!(s, "contexts        {}", r.contexts);
-    for rej in &r.rejections {
-        let _ = writeln!(
-            s,
-            "rejected        {} × {}  e.g. {:?}",
-            rej.count, rej.reason, rej.example
-        );
-    }
-    s
 }

@@ -27,5 +27,6 @@ pub mod runtime;
 pub mod server;
 pub mod settings_file;
 pub mod source;
+pub mod stdout;
 pub mod sweep;
 pub mod verify;

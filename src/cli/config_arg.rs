@@ -12,23 +12,12 @@ impl From<ConfigFileError> for UsageError {
     }
 }
 
-/// Reads a settings file and, when it ignored keys, says which on stderr (with the keys it
-/// applied), so a `datadog.yaml` that sets none of the keys that matter is not mistaken for
-/// one that did.
+/// Reads a settings file and, when it ignored keys, says which on stderr
+/// ([`crate::output::config::ignored_note`]).
 pub fn read_config_file(path: &Path) -> Result<ConfigFile, UsageError> {
     let file = parse_config_file(path)?;
-    if !file.ignored.is_empty() {
-        let applied = if file.applied.is_empty() {
-            "no keys lastbucket models".to_string()
-        } else {
-            file.applied.join(", ")
-        };
-        eprintln!(
-            "note: {}: applied {applied}; ignored {} key(s) lastbucket does not model: {}",
-            path.display(),
-            file.ignored.len(),
-            file.ignored.join(", ")
-        );
+    if let Some(note) = crate::output::config::ignored_note(path, &file) {
+        eprintln!("{note}");
     }
     Ok(file)
 }

@@ -1,7 +1,6 @@
 //! `lastbucket record --listen ADDR -o FILE`: writes what arrives as a capture file.
 
 use super::error::{signals_error, CliError};
-use super::serve::kernel_drops_text;
 use crate::duration::parse_seconds;
 use crate::net::signals::on_stop_signals;
 use crate::net::{Address, ListenOptions, Listener};
@@ -89,24 +88,9 @@ pub fn run(args: RecordArgs) -> Result<i32, CliError> {
     // What can fail once listening is the writing of the file.
     let stats = record::record(listener, writer, args.buffer_size, limits, stop_rx)
         .map_err(CliError::output)?;
-    eprintln!(
-        "wrote {} datagrams ({} bytes) to {} as {format}; kernel drops: {}",
-        stats.datagrams,
-        stats.bytes,
-        args.output.display(),
-        kernel_drops_text(udp, stats.kernel_drops, stats.kernel_drops_scope)
+    eprint!(
+        "{}",
+        crate::output::record::summary(&stats, &args.output, format, udp, args.buffer_size)
     );
-    if stats.not_written > 0 {
-        eprintln!(
-            "{} more datagrams arrived after the count and were not written",
-            stats.not_written
-        );
-    }
-    if stats.truncated > 0 {
-        eprintln!(
-            "{} datagrams were longer than --buffer-size {} and were cut",
-            stats.truncated, args.buffer_size
-        );
-    }
     Ok(crate::exit::SUCCESS)
 }

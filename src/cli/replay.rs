@@ -5,9 +5,9 @@ use super::source_args::SourceArgs;
 use crate::net::signals::on_stop_signals;
 use crate::net::Address;
 use crate::net::Client;
-use crate::output::progress::replay_bar;
+use crate::output::{self, progress::replay_bar};
 use crate::replay::progress::{bar_length, position, Extent};
-use crate::replay::{self, End, Pace, ReplayOptions, ReplayStats};
+use crate::replay::{self, End, Pace, ReplayOptions};
 use crate::source::StreamOpener;
 use clap::Args;
 use std::io::IsTerminal;
@@ -85,71 +85,18 @@ pub fn run(args: ReplayArgs) -> Result<i32, CliError> {
         if let Some(l) = length {
             bar.set_position(position(l.measure, s));
         }
-        bar.set_message(running(s));
+        bar.set_message(output::replay::running(s));
     });
     bar.finish_and_clear();
 
-    let stats = &outcome.stats;
-    // What was sent, in every case but a source unreadable from its start.
-    if stats.attempted() > 0 || !matches!(outcome.end, End::Source(_)) {
-        eprintln!("{} to {}", summary(stats), args.to);
-    }
-    if stats.failed > 0 {
-        eprintln!(
-            "{} datagram{} could not be delivered (last error: {})",
-            stats.failed,
-            if stats.failed == 1 { "" } else { "s" },
-            stats.last_error.as_deref().unwrap_or("?")
-        );
-    }
-    if stats.reconnects > 0 {
-        eprintln!("reconnected {} times", stats.reconnects);
-    }
-    for note in source.read_stats().iter().flat_map(|r| r.notes()) {
-        eprintln!("source: {note}");
-    }
+    eprint!(
+        "{}",
+        output::replay::ended(&outcome, &args.to, source.read_stats().as_ref())
+    );
     Ok(match outcome.end {
         End::Source(e) => return Err(CliError::input(e)),
-        End::Closed(e) => {
-            eprintln!(
-                "stopped: the server closed the stream ({e}); it is not reconnected, and what \
-                 it had not read is lost"
-            );
-            crate::exit::UNDELIVERED
-        }
-        End::Interrupted | End::Complete => {
-            if matches!(outcome.end, End::Interrupted) {
-                eprintln!("interrupted after {} complete passes", stats.loops);
-            }
-            if stats.failed > 0 {
-                crate::exit::UNDELIVERED
-            } else {
-                crate::exit::SUCCESS
-            }
-        }
+        End::Closed(_) => crate::exit::UNDELIVERED,
+        End::Interrupted | End::Complete if outcome.stats.failed > 0 => crate::exit::UNDELIVERED,
+        End::Interrupted | End::Complete => crate::exit::SUCCESS,
     })
-}
-
-fn summary(s: &ReplayStats) -> String {
-    format!(
-        "sent {} datagrams ({} bytes) in {:.3} s: {:.0} datagrams/s, {:.2} MB/s",
-        s.datagrams,
-        s.bytes,
-        s.elapsed.as_secs_f64(),
-        s.rate(),
-        if s.elapsed.is_zero() {
-            0.0
-        } else {
-            s.bytes as f64 / 1e6 / s.elapsed.as_secs_f64()
-        }
-    )
-}
-
-/// The running counts beside the bar: short, the bar takes the room.
-fn running(s: &ReplayStats) -> String {
-    let mut m = format!("{} sent, {:.0}/s", s.datagrams, s.rate());
-    if s.failed > 0 {
-        m.push_str(&format!(", {} failed", s.failed));
-    }
-    m
 }

@@ -112,7 +112,7 @@ pub fn finish(
     if progress.stdout_taken || progress.exports.uses_stdout() {
         eprintln!("{text}");
     } else {
-        crate::output::stdout::print(&format!("{text}\n"));
+        crate::stdout::print(&format!("{text}\n"));
     }
     let result = match progress.error {
         Some(e) => Err(e),

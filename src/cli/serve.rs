@@ -5,14 +5,13 @@ use super::error::{serve_error, signals_error, CliError};
 use super::stop_args;
 use super::UsageError;
 use crate::duration::parse_seconds;
-use crate::net::drops::DropScope;
 use crate::net::signals::on_stop_signals;
 use crate::net::{Address, ListenOptions, Listener};
 use crate::pipeline::{BatcherDrain, PipelineConfig, StopSettings};
 use crate::runtime;
 use crate::server::agent_env;
 use crate::server::forward::{self, ForwardConfig, Forwarder};
-use crate::server::serve::{self, ServeOptions, ServeReport};
+use crate::server::serve::{self, ServeOptions};
 use clap::Args;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -250,98 +249,8 @@ pub fn run(args: ServeArgs) -> Result<i32, CliError> {
         stop_rx,
     )
     .map_err(serve_error)?;
-    print_summary(&report);
+    eprint!("{}", crate::output::serve::summary(&report));
     Ok(crate::exit::SUCCESS)
-}
-
-/// Kernel drops for people: whose counter it is, or that there is none.
-pub fn kernel_drops_text(udp: bool, n: Option<u64>, scope: Option<DropScope>) -> String {
-    match (n, scope) {
-        _ if !udp => "n/a (a full Unix socket makes the sender wait or fail)".to_string(),
-        (Some(n), Some(DropScope::Socket)) => n.to_string(),
-        (Some(n), _) => format!("{n} (system-wide counter: may include other sockets)"),
-        _ => "not measurable on this system".to_string(),
-    }
-}
-
-/// The stage counters on stderr after the stop.
-fn print_summary(r: &ServeReport) {
-    let udp = r.listeners.iter().any(|l| l.address.starts_with("udp://"));
-    let drops = kernel_drops_text(udp, r.kernel_drops, r.kernel_drops_scope);
-    eprintln!(
-        "stopped: read {} datagrams; kernel drops: {drops}",
-        r.datagrams_read
-    );
-    for l in &r.listeners {
-        eprintln!(
-            "  {:<15} datagrams={} bytes={} truncated={}",
-            l.address, l.counts.datagrams, l.counts.bytes, l.counts.truncated
-        );
-    }
-    let c = &r.stage_counters;
-    eprintln!(
-        "  assembler       datagrams_in={} packets_out={}",
-        c.assembler.datagrams_in, c.assembler.packets_out
-    );
-    eprintln!(
-        "  packets buffer  packets_in={} batches_out={} on_close={}",
-        c.packets_buffer.packets_in,
-        c.packets_buffer.batches_out,
-        c.packets_buffer.batches_on_close
-    );
-    eprintln!(
-        "  queue           batches_in={} out={} drained={} dropped={} (dropped: datagrams={} lines={} samples={} unparseable_lines={})",
-        c.queue.batches_in,
-        c.queue.batches_out,
-        c.queue.batches_drained,
-        c.queue.batches_dropped,
-        c.queue.datagrams_dropped,
-        c.queue.lines_dropped,
-        c.queue.samples_dropped,
-        c.queue.rejected_lines_dropped
-    );
-    eprintln!(
-        "  workers         datagrams={} lines={} samples={} events={} service_checks={} rejected={}",
-        c.workers.datagrams,
-        c.workers.lines,
-        c.workers.samples,
-        c.workers.events,
-        c.workers.service_checks,
-        c.workers.rejected_lines
-    );
-    eprintln!(
-        "  samplers        samples_in={} aggregated={} context_limit={} non_finite={} flushed_buckets={}",
-        c.samplers.samples_in,
-        c.samplers.aggregated,
-        c.samplers.dropped_context_limit,
-        c.samplers.dropped_non_finite,
-        c.samplers.flushed_buckets
-    );
-    eprintln!(
-        "  no aggregation  samples_in={} points_out={} unsupported={}",
-        c.no_aggregation.samples_in, c.no_aggregation.points_out, c.no_aggregation.unsupported_type
-    );
-    eprintln!(
-        "  open bucket     samples_dropped={}",
-        c.open_bucket_samples_dropped
-    );
-    eprintln!(
-        "  flush           flushes={} series_points={} sketch_points={} events={} service_checks={}",
-        c.flush.flushes,
-        c.flush.series_points,
-        c.flush.sketch_points,
-        c.flush.events,
-        c.flush.service_checks
-    );
-    if let Some(f) = &r.forward {
-        eprintln!(
-            "  forward         url={} payloads_posted={} items_posted={} payloads_failed={} items_failed={}",
-            f.url, f.payloads_posted, f.items_posted, f.payloads_failed, f.items_failed
-        );
-        if let Some(e) = &f.last_error {
-            eprintln!("  forward error   {e}");
-        }
-    }
 }
 
 #[cfg(test)]

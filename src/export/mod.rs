@@ -151,7 +151,7 @@ impl ExportManager {
                 }
                 ExportTarget::Stdout if include_stdout => {
                     let bytes = format.exporter().serialize(report)?;
-                    crate::output::stdout::write(&bytes)
+                    crate::stdout::write(&bytes)
                         .map_err(|e| io_error(*format, &PathBuf::from("-"), e))?;
                 }
                 ExportTarget::Stdout => {}

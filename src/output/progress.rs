@@ -1,26 +1,10 @@
 //! The progress bar of long runs (indicatif), on stderr, hidden when stderr is not a terminal or
 //! the user asked for quiet output, so logs and pipes stay clean.
 
+use crate::replay::progress::{BarLength, Measure};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
-
-/// What the bar counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    /// Stream time replayed, in nanoseconds: a replay at the source's cadence moves through
-    /// time at a steady pace, whatever the bursts of datagrams.
-    StreamTime,
-    /// Datagrams attempted (sent or failed): `--rate` and `--max` move through datagrams.
-    Datagrams,
-}
-
-/// A bar's unit and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BarLength {
-    pub measure: Measure,
-    pub total: u64,
-}
 
 /// A bar over `total` steps (scenarios, datagrams) with a message.
 pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {

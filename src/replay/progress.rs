@@ -5,8 +5,24 @@
 
 use super::schedule::{loop_length_ns, Pace};
 use super::ReplayStats;
-use crate::output::progress::{BarLength, Measure};
 use crate::source::StreamOpener;
+
+/// What the bar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Stream time replayed, in nanoseconds: a replay at the source's cadence moves through
+    /// time at a steady pace, whatever the bursts of datagrams.
+    StreamTime,
+    /// Datagrams attempted (sent or failed): `--rate` and `--max` move through datagrams.
+    Datagrams,
+}
+
+/// A bar's unit and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BarLength {
+    pub measure: Measure,
+    pub total: u64,
+}
 
 /// A source's datagram count and the timestamps of its first and latest datagram, as the
 /// replay sees them (first in order; latest by timestamp).

@@ -264,7 +264,7 @@ pub fn write_stats(path: &Path, report: &ServeReport) -> io::Result<()> {
     if path.as_os_str() == "-" {
         let mut json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
         json.push(b'\n');
-        return crate::output::stdout::write(&json);
+        return crate::stdout::write(&json);
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");

@@ -78,7 +78,7 @@ pub fn write(path: &Path, plot: &Plot) -> Result<(), PlotError> {
             root.present().map_err(|e| fail(e.to_string()))?;
         }
         if path.as_os_str() == "-" {
-            crate::output::stdout::write(svg.as_bytes()).map_err(|e| fail(e.to_string()))
+            crate::stdout::write(svg.as_bytes()).map_err(|e| fail(e.to_string()))
         } else {
             std::fs::write(path, svg).map_err(|e| fail(e.to_string()))
         }
