@@ -1,8 +1,9 @@
-//! What `lastbucket serve` says on stderr after the stop (the stage counters, per listener and
-//! per stage, and what was forwarded), and kernel drops as people read them (`record` says them
-//! too).
+//! What `lastbucket serve` says on stderr after the stop (the counters per listener, every stage
+//! counter as [`crate::pipeline::counters::StageCounters::rows`] lists them, and what was
+//! forwarded), and kernel drops as people read them (`record` says them too).
 
 use crate::net::drops::DropScope;
+use crate::pipeline::counters::StageRow;
 use crate::server::serve::ServeReport;
 use std::fmt::Write;
 
@@ -34,69 +35,9 @@ pub fn summary(r: &ServeReport) -> String {
             l.address, l.counts.datagrams, l.counts.bytes, l.counts.truncated
         );
     }
-    let c = &r.stage_counters;
-    let _ = writeln!(
-        o,
-        "  assembler       datagrams_in={} packets_out={}",
-        c.assembler.datagrams_in, c.assembler.packets_out
-    );
-    let _ = writeln!(
-        o,
-        "  packets buffer  packets_in={} batches_out={} on_close={}",
-        c.packets_buffer.packets_in,
-        c.packets_buffer.batches_out,
-        c.packets_buffer.batches_on_close
-    );
-    let _ = writeln!(
-        o,
-        "  queue           batches_in={} out={} drained={} dropped={} (dropped: datagrams={} lines={} samples={} unparseable_lines={})",
-        c.queue.batches_in,
-        c.queue.batches_out,
-        c.queue.batches_drained,
-        c.queue.batches_dropped,
-        c.queue.datagrams_dropped,
-        c.queue.lines_dropped,
-        c.queue.samples_dropped,
-        c.queue.rejected_lines_dropped
-    );
-    let _ = writeln!(
-        o,
-        "  workers         datagrams={} lines={} samples={} events={} service_checks={} rejected={}",
-        c.workers.datagrams,
-        c.workers.lines,
-        c.workers.samples,
-        c.workers.events,
-        c.workers.service_checks,
-        c.workers.rejected_lines
-    );
-    let _ = writeln!(
-        o,
-        "  samplers        samples_in={} aggregated={} context_limit={} non_finite={} flushed_buckets={}",
-        c.samplers.samples_in,
-        c.samplers.aggregated,
-        c.samplers.dropped_context_limit,
-        c.samplers.dropped_non_finite,
-        c.samplers.flushed_buckets
-    );
-    let _ = writeln!(
-        o,
-        "  no aggregation  samples_in={} points_out={} unsupported={}",
-        c.no_aggregation.samples_in, c.no_aggregation.points_out, c.no_aggregation.unsupported_type
-    );
-    let _ = writeln!(
-        o,
-        "  open bucket     samples_dropped={}",
-        c.open_bucket_samples_dropped
-    );
-    let _ = writeln!(
-        o,
-        "  flush           flushes={} series_points={} sketch_points={} events={} service_checks={}",
-        c.flush.flushes,
-        c.flush.series_points,
-        c.flush.sketch_points,
-        c.flush.events,
-        c.flush.service_checks
-    );
+    for row in r.stage_counters.rows() {
+        let _ = writeln!(o, "{}", stage_line(&row));
+    }
     if let Some(f) = &r.forward {
         let _ = writeln!(
             o,
@@ -108,4 +49,16 @@ pub fn summary(r: &ServeReport) -> String {
         }
     }
     o
+}
+
+/// `  queue           batches_in=7 batches_out=7 …`, named as in `--stats-json`; a counter
+/// that stands alone, `  open_bucket_samples_dropped=0`.
+fn stage_line(row: &StageRow) -> String {
+    match row.counters.as_slice() {
+        [(name, n)] if name.is_empty() => format!("  {}={n}", row.stage),
+        counters => {
+            let counters: Vec<String> = counters.iter().map(|(k, n)| format!("{k}={n}")).collect();
+            format!("  {:<15} {}", row.stage, counters.join(" "))
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! surplus, verdict), then for each scenario with loss or a failure its reasons and up to ten
 //! example lost samples with context and bucket, then a one-line summary.
 
+use crate::pipeline::counters::{flow, FLOW};
 use crate::report::{Report, ScenarioReport, Verdict};
 use colored::{ColoredString, Colorize};
 use std::fmt::Write;
@@ -127,39 +128,17 @@ pub fn render(report: &Report) -> String {
 }
 
 /// The pipeline's own stage counters, one row per scenario, in the order a datagram meets the
-/// stages: what each stage received and handed on, and what the queue dropped at the stop.
+/// stages: what each stage received and handed on, and what the queue dropped at the stop (the
+/// columns are [`FLOW`]).
 fn stage_table(report: &Report) -> String {
-    const COLUMNS: [(&str, &[&str]); 9] = [
-        ("datagrams", &["/listener/datagrams"]),
-        ("packets", &["/packets_buffer/packets_in"]),
-        ("batches", &["/queue/batches_in"]),
-        ("queue dropped", &["/queue/samples_dropped"]),
-        ("lines parsed", &["/workers/lines"]),
-        ("metric samples", &["/workers/samples"]),
-        ("rejected", &["/workers/rejected_lines"]),
-        (
-            "to samplers",
-            &["/samplers/samples_in", "/no_aggregation/samples_in"],
-        ),
-        (
-            "flushed points",
-            &["/flush/series_points", "/flush/sketch_points"],
-        ),
-    ];
     let mut header = vec!["stage counters"];
-    header.extend(COLUMNS.iter().map(|(h, _)| *h));
+    header.extend(FLOW.iter().map(|(label, _)| *label));
     let rows: Vec<Vec<String>> = report
         .scenarios
         .iter()
         .map(|s| {
             let mut row = vec![s.name.clone()];
-            row.extend(COLUMNS.iter().map(|(_, paths)| {
-                let sum: u64 = paths
-                    .iter()
-                    .filter_map(|p| s.stage_counters.pointer(p).and_then(|v| v.as_u64()))
-                    .sum();
-                sum.to_string()
-            }));
+            row.extend(flow(&s.stage_counters).map(|(_, sum)| sum.to_string()));
             row
         })
         .collect();
