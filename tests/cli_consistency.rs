@@ -293,3 +293,30 @@ fn the_flag_and_the_drain_are_parsed_once_with_the_same_values_in_every_command(
     assert_eq!(settings["batcher_drain"], "never", "{report}");
     assert_eq!(settings["flush_incomplete_buckets"], true);
 }
+
+#[test]
+fn check_and_inspect_count_datagrams_and_samples_the_same_way() {
+    let check = lastbucket()
+        .args(["check", "--quiet", "--export-json", "-"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let (datagrams, samples) = (&report["source"]["packets"], &report["source"]["samples"]);
+    let text = lastbucket().args(["check"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("{datagrams} datagrams, "))
+            && text.contains(&format!("{samples} samples")),
+        "{text}"
+    );
+    let inspect = lastbucket().arg("inspect").output().unwrap();
+    let inspect = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        inspect.contains(&format!("datagrams       {datagrams}\n")),
+        "{inspect}"
+    );
+    assert!(
+        inspect.contains(&format!("samples         {samples} (")),
+        "{inspect}"
+    );
+}

@@ -66,7 +66,15 @@ fn render(r: &Inspection, source: &str) -> String {
         .map(|(t, n)| format!("{t}={n}"))
         .collect();
     let _ = writeln!(s, "metric lines    {}", by_type.join(" "));
-    let _ = writeln!(s, "samples         {}", r.samples);
+    // `samples` as check counts them (what it calls sent): metric values, events, checks.
+    let _ = writeln!(
+        s,
+        "samples         {} ({} metric samples, {} events, {} service checks)",
+        r.samples + r.events + r.service_checks,
+        r.samples,
+        r.events,
+        r.service_checks
+    );
     let _ = writeln!(s, "events          {}", r.events);
     let _ = writeln!(s, "service checks  {}", r.service_checks);
     let _ = writeln!(s, "contexts        {}", r.contexts);
