@@ -2,7 +2,7 @@
 
 use super::error::CliError;
 use super::report_args::{ExportArgs, Progress};
-use super::sweep::{finish_sweep, stdout_flags, write_plot};
+use super::sweep::{finish_sweep, plot_on_stdout, stdout_flags, write_plot};
 use crate::check::CheckObserver;
 use crate::duration::parse_seconds;
 use crate::report::Report;
@@ -60,7 +60,7 @@ pub fn run(args: MergeArgs) -> Result<i32, CliError> {
         write_plot(path, &report, args.flush_interval, 10)?;
     }
     let mut progress = Progress::new(exports, "merge", true);
-    progress.stdout_taken = !stdout_flags(&args.plot, &ExportArgs::default()).is_empty();
+    progress.stdout_taken = plot_on_stdout(&args.plot);
     progress.planned(report.scenarios.len());
     finish_sweep(&report, progress, args.quiet)
 }

@@ -141,7 +141,7 @@ pub fn run(args: SweepArgs) -> Result<i32, CliError> {
         )));
     }
     let mut progress = Progress::new(exports, "sweep", args.quiet);
-    progress.stdout_taken = !stdout_flags(&args.plot, &ExportArgs::default()).is_empty();
+    progress.stdout_taken = plot_on_stdout(&args.plot);
     let report = run_check(&plan, &source, &mut progress).map_err(|e| {
         progress.bar.finish_and_clear();
         CliError::from(e)
@@ -157,11 +157,16 @@ pub fn run(args: SweepArgs) -> Result<i32, CliError> {
 
 /// The flags of a sweep or merge that send their output to stdout.
 pub fn stdout_flags(plot: &Option<PathBuf>, exports: &ExportArgs) -> Vec<&'static str> {
-    let plot = plot.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    plot.then_some("--plot")
+    plot_on_stdout(plot)
+        .then_some("--plot")
         .into_iter()
         .chain(exports.stdout_flags())
         .collect()
+}
+
+/// Whether `--plot -` sends the plot to stdout (the terminal report then goes to stderr).
+pub fn plot_on_stdout(plot: &Option<PathBuf>) -> bool {
+    plot.as_ref().is_some_and(|p| p.as_os_str() == "-")
 }
 
 /// Draws the plot of a sweep's report.
