@@ -9,7 +9,7 @@ use crate::report::Report;
 use clap::Args;
 
 /// `--export-*` flags, shared by `check` and `sweep`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     /// Write the JSON report (schema_version 1) to FILE (`-` = stdout).
     #[arg(long, value_name = "FILE")]
